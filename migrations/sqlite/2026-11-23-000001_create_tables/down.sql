@@ -1,0 +1,3 @@
+DROP TABLE trials;
+DROP TABLE schedules;
+DROP TABLE experiments;

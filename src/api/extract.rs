@@ -1,0 +1,183 @@
+//! Extractors that turn every kind of bad input into a JSON error naming the problem (axum's own answer in
+//! plain text, some with 422).
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::errors::ApiError;
+
+/// A JSON request body.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with the header 'Content-Type: application/json'",
+                None,
+            ));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        parse_json(&bytes).map(Self)
+    }
+}
+
+fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
+    let Some(mime) = content_type.and_then(|v| v.to_str().ok()) else { return false };
+    let essence = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than this server accepts (ERIS_MAX_BODY_BYTES)",
+            None,
+        );
+    }
+    ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", format!("the request body could not be read: {rejection}"), None)
+}
+
+/// Parses JSON, naming the field at fault in the error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {inner}"), None);
+        }
+        invalid_field("invalid_body", &path, &inner.to_string())
+    })?;
+    Ok(value)
+}
+
+/// Builds an error for a field a deserializer rejected. serde reports a missing or unknown field at its parent's
+/// path, with the name only in the message; this puts the name into the path.
+fn invalid_field(code: &str, path: &str, message: &str) -> ApiError {
+    let message = strip_position(message);
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (".", None) => String::new(),
+        (path, None) => path.to_owned(),
+    };
+    let text = if field.is_empty() { message.to_owned() } else { format!("{field}: {message}") };
+    ApiError::new(StatusCode::BAD_REQUEST, code, text, (!field.is_empty()).then_some(field))
+}
+
+/// serde_json appends " at line 1 column 42"; the field path says more.
+fn strip_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(index) => &message[..index],
+        None => message,
+    }
+}
+
+/// Path parameters (UUIDs).
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    use axum::extract::path::ErrorKind;
+    if let PathRejection::FailedToDeserializePathParams(error) = &rejection {
+        match error.kind() {
+            ErrorKind::ParseErrorAtKey { key, value, .. } | ErrorKind::DeserializeError { key, value, .. } => {
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path_parameter",
+                    format!("{key}: '{value}' is not a valid UUID"),
+                    Some(key.clone()),
+                );
+            }
+            _ => {}
+        }
+    }
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_path_parameter", rejection.body_text(), None)
+}
+
+/// Query parameters.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer).map(Self).map_err(|error| {
+            let path = error.path().to_string();
+            let message = error.into_inner().to_string();
+            invalid_field("invalid_query_parameter", &path, &message)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "only deserialized")]
+    struct Outer {
+        name: String,
+        inner: Vec<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "only deserialized")]
+    struct Inner {
+        count: u32,
+    }
+
+    fn error_for(body: &str) -> (String, Option<String>) {
+        let error = parse_json::<Outer>(body.as_bytes()).unwrap_err();
+        (error.body.code, error.body.field)
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        assert_eq!(error_for("{"), ("invalid_json".into(), None));
+        assert_eq!(error_for(r#"{"inner": []}"#), ("invalid_body".into(), Some("name".into())));
+        assert_eq!(error_for(r#"{"name": 1, "inner": []}"#), ("invalid_body".into(), Some("name".into())));
+        assert_eq!(error_for(r#"{"name": "a", "inner": [], "x": 1}"#), ("invalid_body".into(), Some("x".into())));
+        assert_eq!(error_for(r#"{"name": "a", "inner": [{"count": -1}]}"#), ("invalid_body".into(), Some("inner[0].count".into())));
+        assert_eq!(error_for(r#"{"name": "a", "inner": [{}]}"#), ("invalid_body".into(), Some("inner[0].count".into())));
+    }
+
+    #[test]
+    fn recognises_json_content_types() {
+        let value = |s: &'static str| header::HeaderValue::from_static(s);
+        assert!(is_json(Some(&value("application/json"))));
+        assert!(is_json(Some(&value("application/json; charset=utf-8"))));
+        assert!(is_json(Some(&value("application/merge-patch+json"))));
+        assert!(!is_json(Some(&value("text/plain"))));
+        assert!(!is_json(None));
+    }
+}

@@ -1,0 +1,48 @@
+//! `/health` and `/ready`, outside `/api/v1`, for load balancers and Kubernetes probes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// `up`, `ready` or `unavailable`.
+    status: &'static str,
+    /// Why eris is not ready, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "Alive.", body = HealthStatus, example = json!({"status": "up"}))))]
+async fn health() -> Json<HealthStatus> {
+    Json(HealthStatus { status: "up", reason: None })
+}
+
+/// The database answers, so eris can serve requests.
+#[utoipa::path(get, path = "/ready", tag = "health",
+    responses(
+        (status = 200, description = "Ready.", body = HealthStatus, example = json!({"status": "ready"})),
+        (status = 503, description = "The database does not answer.", body = HealthStatus,
+            example = json!({"status": "unavailable", "reason": "no database connection available"})),
+    ))]
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>) {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, Json(HealthStatus { status: "ready", reason: None })),
+        Err(error) => {
+            tracing::warn!("not ready: {}", error.message);
+            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthStatus { status: "unavailable", reason: Some(error.message) }))
+        }
+    }
+}

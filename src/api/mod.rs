@@ -1,0 +1,110 @@
+//! The HTTP API: the router, its OpenAPI document and Swagger UI. Handlers are thin: they parse the request,
+//! call the rules in [`crate::experiments`], [`crate::schedules`] and [`crate::trials`], and shape the response.
+
+pub mod errors;
+mod experiments;
+mod extract;
+mod health;
+mod pagination;
+mod schedules;
+mod trials;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::Router;
+use tower::ServiceExt as _;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::db::Db;
+use errors::ApiError;
+
+/// Who `created_by` and `initiated_by` name until authentication exists.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "eris",
+        // Pinned so that the committed document changes only when the API does.
+        version = "1",
+        description = "eris keeps a catalogue of chaos experiments, runs them on cron schedules one trial at a time, \
+and keeps the record of every trial for audit.\n\nErrors are JSON `{\"code\", \"message\", \"field\"}` with a stable \
+`code`. Lists are JSON arrays in creation order with keyset pagination: `limit` (1–1000, default 100) and the next \
+page's URL in the `Link` header. Paths accept an optional trailing slash.",
+        license(name = "Apache-2.0"),
+    ),
+    tags(
+        (name = "experiments", description = "The catalogue of chaos experiments."),
+        (name = "schedules", description = "Cron schedules that run an experiment by themselves."),
+        (name = "trials", description = "Runs of an experiment, kept for audit."),
+        (name = "health", description = "Liveness and readiness."),
+    )
+)]
+struct ApiDoc;
+
+fn openapi_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(experiments::router())
+        .merge(schedules::router())
+        .merge(trials::router())
+        .merge(health::router())
+}
+
+/// The OpenAPI document of the whole API (`eris openapi`, `/api-docs/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi_router().into_openapi()
+}
+
+/// The whole HTTP application. `main` serves it and the tests call it directly.
+pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+    let (api, document) = openapi_router().split_for_parts();
+    let routes = api
+        .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", document))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state);
+    // Trailing slashes are trimmed before routing, so `/api/v1/trial/` is `/api/v1/trial`. Swagger UI is left
+    // alone: it redirects `/swagger-ui` to `/swagger-ui/` itself.
+    Router::new().fallback_service(routes.map_request(trim_trailing_slash))
+}
+
+fn trim_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/swagger-ui") {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let new = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = new.parse::<Uri>() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+async fn route_not_found(uri: Uri) -> impl IntoResponse {
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", format!("there is no resource at {}", uri.path()), None)
+}
+
+async fn method_not_allowed(request: Request) -> impl IntoResponse {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+        None,
+    )
+}

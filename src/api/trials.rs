@@ -1,0 +1,114 @@
+//! `/api/v1/trial`: thin handlers over [`crate::trials`]. Trials cannot be edited or deleted.
+
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::errors::{ApiError, ApiResult, BodyErrors, CommonErrors, ConflictError, NotFoundError};
+use super::extract::{ApiPath, ApiQuery, JsonBody};
+use super::pagination::{link_headers, page_request};
+use super::{ANONYMOUS, AppState};
+use crate::db::trials::TrialFilter;
+use crate::time;
+use crate::trials::{self, Trial, TrialInput, TrialStatus};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_trials, create_trial))
+        .routes(routes!(find_trial))
+        .routes(routes!(stop_trial))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrialListQuery {
+    /// Only trials of this experiment.
+    experiment: Option<Uuid>,
+    /// Only trials created by this schedule.
+    schedule: Option<Uuid>,
+    /// Only trials with this status.
+    #[param(value_type = Option<TrialStatus>)]
+    status: Option<String>,
+    /// Only trials queued at or after this instant (RFC 3339).
+    from: Option<DateTime<Utc>>,
+    /// Only trials queued before this instant (RFC 3339).
+    to: Option<DateTime<Utc>>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<i64>,
+    /// Where the page starts: copy it from the previous page's `Link` header.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TrialPath {
+    /// The trial's id.
+    trial_id: Uuid,
+}
+
+fn parse_status(name: &str) -> Result<TrialStatus, ApiError> {
+    TrialStatus::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = TrialStatus::ALL.iter().map(|s| s.as_str()).collect();
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query_parameter",
+            format!("status '{name}' is not a trial status; use one of: {}", names.join(", ")),
+            Some("status".into()),
+        )
+    })
+}
+
+/// List trials in the order they were queued, oldest first.
+#[utoipa::path(get, path = "/api/v1/trial", tag = "trials", params(TrialListQuery),
+    responses(
+        (status = 200, description = "A page of trials; the `Link` header points at the next one.",
+            body = Vec<Trial>, headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
+        CommonErrors,
+    ))]
+async fn list_trials(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    ApiQuery(query): ApiQuery<TrialListQuery>,
+) -> ApiResult<(HeaderMap, Json<Vec<Trial>>)> {
+    let page = page_request(query.limit, query.cursor.as_deref())?;
+    let filter = TrialFilter {
+        experiment_id: query.experiment.map(|id| id.to_string()),
+        schedule_id: query.schedule.map(|id| id.to_string()),
+        status: query.status.as_deref().map(parse_status).transpose()?,
+        created_from: query.from.map(time::to_db),
+        created_to: query.to.map(time::to_db),
+    };
+    let page = trials::list(&state.db, filter, page).await?;
+    Ok((link_headers(&uri, page.next.as_ref()), Json(page.items)))
+}
+
+/// Run an experiment now: queues a trial with status `Scheduled`. Never touches any schedule.
+#[utoipa::path(post, path = "/api/v1/trial", tag = "trials", request_body = TrialInput,
+    responses((status = 201, description = "The queued trial.", body = Trial), CommonErrors, ConflictError, BodyErrors))]
+async fn create_trial(State(state): State<AppState>, JsonBody(input): JsonBody<TrialInput>) -> ApiResult<(StatusCode, Json<Trial>)> {
+    let trial = trials::create(&state.db, input, ANONYMOUS).await?;
+    Ok((StatusCode::CREATED, Json(trial)))
+}
+
+/// Read a trial: its status, record, results and the experiment definition it ran.
+#[utoipa::path(get, path = "/api/v1/trial/{trial_id}", tag = "trials", params(TrialPath),
+    responses((status = 200, description = "The trial.", body = Trial), CommonErrors, NotFoundError))]
+async fn find_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialPath>) -> ApiResult<Json<Trial>> {
+    Ok(Json(trials::find(&state.db, path.trial_id).await?))
+}
+
+/// Stop a trial. A `Scheduled` trial becomes `Stopped` without running; an `In Progress` one becomes
+/// `Stop Initiated`, then `Stopped` once its clean-up ran. Repeating a stop is harmless.
+#[utoipa::path(put, path = "/api/v1/trial/{trial_id}/stop", tag = "trials", params(TrialPath),
+    responses((status = 200, description = "The trial with its new status.", body = Trial),
+        CommonErrors, NotFoundError, ConflictError))]
+async fn stop_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialPath>) -> ApiResult<Json<Trial>> {
+    Ok(Json(trials::stop(&state.db, path.trial_id).await?))
+}

@@ -1,0 +1,673 @@
+//! Cron recurrences: write-time validation of `recurrence_pattern` + `timezone`, and the fire
+//! instants the scheduler creates trials for.
+//!
+//! croner 4.0.3 does the matching: it is the one Rust cron crate that reads 5 fields as written and
+//! follows the Vixie DST rule (croner 3 double-fired on spring-forward days). This module narrows
+//! what croner accepts to what eris documents (docs/scheduling.md) and hardens the edges the
+//! scheduler relies on: sub-second instants, "strictly after", and impossible dates.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
+
+const MAX_PATTERN_CHARS: usize = 100;
+const FIELDS: [&str; 6] = ["second", "minute", "hour", "day-of-month", "month", "day-of-week"];
+const BOUNDS: [(u32, u32); 6] = [(0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+// Expanded here rather than by croner, which lacks @midnight and would accept "@daily" with a
+// 7-field expansion under other parser settings.
+const MACROS: [(&str, &str); 7] = [
+    ("@yearly", "0 0 1 1 *"),
+    ("@annually", "0 0 1 1 *"),
+    ("@monthly", "0 0 1 * *"),
+    ("@weekly", "0 0 * * 0"),
+    ("@daily", "0 0 * * *"),
+    ("@midnight", "0 0 * * *"),
+    ("@hourly", "0 * * * *"),
+];
+
+/// Why a `recurrence_pattern` or `timezone` was refused. Each message names the field and says
+/// what is wrong, so the API can return it as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CronError {
+    #[error(
+        "recurrence_pattern is empty: give a cron pattern such as '*/5 * * * *' or a macro such as '@daily'"
+    )]
+    Empty,
+    #[error("recurrence_pattern is {length} characters long; at most 100 are allowed")]
+    TooLong { length: usize },
+    #[error(
+        "recurrence_pattern '{pattern}' has {count} fields; expected 5 (minute hour day-of-month month day-of-week) or 6 with a leading seconds field"
+    )]
+    FieldCount { pattern: String, count: usize },
+    #[error(
+        "recurrence_pattern '@reboot': @reboot is not supported; a schedule fires at times of day, not when eris starts"
+    )]
+    Reboot,
+    #[error(
+        "recurrence_pattern '{pattern}' is not a supported macro; use one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly"
+    )]
+    UnknownMacro { pattern: String },
+    /// `reason` names the field, e.g. "minute value 61 is out of range 0-59".
+    #[error("recurrence_pattern '{pattern}': {reason}")]
+    InvalidField { pattern: String, field: &'static str, reason: String },
+    #[error("recurrence_pattern '{pattern}' is invalid: {reason}")]
+    Invalid { pattern: String, reason: String },
+    #[error("recurrence_pattern '{pattern}' never fires: there is no such date")]
+    NeverFires { pattern: String },
+    #[error("timezone '{name}': not an IANA time zone name (e.g. 'UTC', 'Europe/Berlin')")]
+    UnknownTimezone { name: String },
+}
+
+impl CronError {
+    /// The request field the error is about, for the API's error body.
+    pub fn field(&self) -> &'static str {
+        match self {
+            CronError::UnknownTimezone { .. } => "timezone",
+            _ => "recurrence_pattern",
+        }
+    }
+}
+
+/// An IANA name as chrono-tz spells it (case-sensitive, no trimming: `utc` is refused).
+pub fn parse_timezone(name: &str) -> Result<Tz, CronError> {
+    name.parse::<Tz>().map_err(|_| CronError::UnknownTimezone { name: name.to_string() })
+}
+
+/// A validated recurrence: a cron pattern evaluated in an IANA time zone.
+#[derive(Debug, Clone)]
+pub struct Recurrence {
+    cron: Cron,
+    tz: Tz,
+    pattern: String,
+}
+
+impl Recurrence {
+    /// Validates the pattern and the zone, and checks that the pattern fires at least once after `now`
+    /// (so impossible dates like `0 0 31 2 *` are rejected at write time).
+    pub fn parse(pattern: &str, timezone: &str, now: DateTime<Utc>) -> Result<Self, CronError> {
+        let pattern = pattern.trim();
+        let cron = parse_pattern(pattern)?;
+        let tz = parse_timezone(timezone)?;
+        let never = || CronError::NeverFires { pattern: pattern.to_string() };
+        // croner only gives up on an impossible date at year 5000 (about 0.1-0.4 s in a debug
+        // build), so the common shape is caught without a search.
+        if impossible_date(&cron) {
+            return Err(never());
+        }
+        let recurrence = Recurrence { cron, tz, pattern: pattern.to_string() };
+        recurrence.next_after(now).ok_or_else(never)?;
+        Ok(recurrence)
+    }
+
+    /// The first fire instant strictly after `after`, in UTC. None if the pattern never fires again.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Fire instants are whole seconds; croner drops sub-seconds from the wall clock but not
+        // from its DST comparisons, so it is handed whole seconds only.
+        let mut origin = floor_second(after)?.with_timezone(&self.tz);
+        // The scheduler's "never twice" rests on `next > after`. croner keeps it in every case we
+        // test; should it ever not, searching on from its answer still makes progress.
+        for _ in 0..4 {
+            let next = self.cron.find_next_occurrence(&origin, false).ok()?;
+            if next.with_timezone(&Utc) > after {
+                return Some(next.with_timezone(&Utc));
+            }
+            origin = next;
+        }
+        None
+    }
+
+    /// The first fire instant at or after `from` (inclusive).
+    pub fn next_from(&self, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Going through `next_after` keeps one definition of the fire instants.
+        match from.timestamp_subsec_nanos() {
+            0 => self.next_after(from - TimeDelta::seconds(1)),
+            _ => self.next_after(from),
+        }
+    }
+
+    /// Counts the fire instants in `(after, until]` for misfire accounting after downtime.
+    ///
+    /// The walk stops after `limit` instants, so the cost is at most `limit` searches however
+    /// dense the pattern (`* * * * * *` over a month of downtime is 2.6 million instants). The
+    /// count is exact when it is below `limit`; a count equal to `limit` means "`limit` or
+    /// more". The latest instant is exact either way: when the cap is hit it comes from a
+    /// backward search that is then checked against the forward one.
+    pub fn instants_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> (usize, Option<DateTime<Utc>>) {
+        let (mut count, mut latest, mut cursor) = (0, None, after);
+        while count < limit {
+            match self.next_after(cursor) {
+                Some(next) if next <= until => (count, latest, cursor) = (count + 1, Some(next), next),
+                _ => return (count, latest),
+            }
+        }
+        (count, self.latest_at_or_before(until).filter(|t| *t > after).or(latest))
+    }
+
+    fn latest_at_or_before(&self, until: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let origin = floor_second(until)?.with_timezone(&self.tz);
+        let found = self.cron.find_previous_occurrence(&origin, true).ok()?.with_timezone(&Utc);
+        // Only trust the backward search where it agrees with the forward definition.
+        let is_fire = self.next_from(found) == Some(found);
+        let is_last = self.next_after(found).is_none_or(|next| next > until);
+        (is_fire && is_last).then_some(found)
+    }
+
+    /// The pattern as given, without surrounding whitespace.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    pub fn timezone(&self) -> Tz {
+        self.tz
+    }
+}
+
+fn floor_second(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.timestamp(), 0)
+}
+
+fn parser() -> CronParser {
+    // Optional seconds are LEADING (6 fields = `sec min hour dom month dow`). The year field is
+    // refused because croniter-era patterns use a 7th field differently. `dom_and_dow` stays off:
+    // day-of-month and day-of-week combine with OR when both are restricted, as in Vixie cron.
+    // `sloppy_ranges` stays off: `0/10` is refused as in Vixie cron, with croner's message that
+    // suggests `*/10`, rather than silently guessing what a croniter user meant.
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .dom_and_dow(false)
+        .sloppy_ranges(false)
+        .build()
+}
+
+fn parse_pattern(pattern: &str) -> Result<Cron, CronError> {
+    if pattern.is_empty() {
+        return Err(CronError::Empty);
+    }
+    let length = pattern.chars().count();
+    if length > MAX_PATTERN_CHARS {
+        return Err(CronError::TooLong { length });
+    }
+    let expanded = if pattern.starts_with('@') {
+        if pattern.eq_ignore_ascii_case("@reboot") {
+            return Err(CronError::Reboot);
+        }
+        let found = MACROS.iter().find(|(name, _)| pattern.eq_ignore_ascii_case(name));
+        let unknown = || CronError::UnknownMacro { pattern: pattern.to_string() };
+        found.map(|(_, expansion)| *expansion).ok_or_else(unknown)?
+    } else {
+        pattern
+    };
+    let fields: Vec<&str> = expanded.split_whitespace().collect();
+    let first = match fields.len() {
+        5 => 1,
+        6 => 0,
+        count => return Err(CronError::FieldCount { pattern: pattern.to_string(), count }),
+    };
+    let invalid = |index: usize, reason: String| CronError::InvalidField {
+        pattern: pattern.to_string(),
+        field: FIELDS[index],
+        reason,
+    };
+    for (offset, text) in fields.iter().enumerate() {
+        let index = first + offset;
+        check_field(index, text).map_err(|reason| invalid(index, reason))?;
+    }
+    let cron = parser().parse(expanded).map_err(|error| {
+        // croner's messages do not say which field failed: find it by parsing each alone.
+        for (offset, text) in fields.iter().enumerate() {
+            let mut probe = ["0", "*", "*", "*", "*", "*"];
+            probe[first + offset] = text;
+            if let Err(e) = parser().parse(&probe.join(" ")) {
+                let reason = format!("{} field '{text}' is invalid: {}", FIELDS[first + offset], croner_reason(&e));
+                return invalid(first + offset, reason);
+            }
+        }
+        CronError::Invalid { pattern: pattern.to_string(), reason: croner_reason(&error) }
+    })?;
+    debug_assert!(!cron.pattern.matches_dom_and_dow(), "'+' is refused by check_field");
+    Ok(cron)
+}
+
+/// Checks what croner gets wrong or words poorly: it accepts month names in any field (`0 0 * * JAN`
+/// is Mondays) and reports "Number out of bounds." without the number or the field.
+fn check_field(index: usize, text: &str) -> Result<(), String> {
+    let field = FIELDS[index];
+    if let Some(c) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || "*,-/#?".contains(*c))) {
+        return Err(match c {
+            '+' => format!(
+                "{field} field '{text}': the '+' prefix (day-of-month AND day-of-week) is not supported; the two fields combine with OR"
+            ),
+            _ => format!("{field} field '{text}' contains '{c}', which a cron pattern does not allow"),
+        });
+    }
+    let upper = text.to_ascii_uppercase();
+    for word in upper.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| !w.is_empty()) {
+        let allowed = match index {
+            3 => matches!(word, "L" | "W" | "LW"),
+            4 => MONTHS.contains(&word),
+            5 => DAYS.contains(&word) || word == "L",
+            _ => false,
+        };
+        if !allowed {
+            let hint = if MONTHS.contains(&word) {
+                "month names belong in the month field"
+            } else if DAYS.contains(&word) {
+                "day names belong in the day-of-week field"
+            } else {
+                "it is not a value this field accepts"
+            };
+            return Err(format!("{field} field '{text}' contains '{word}': {hint}"));
+        }
+    }
+    let (min, max) = BOUNDS[index];
+    for item in text.split(',') {
+        // Only the values before a '/' step or a '#' nth are bounded by the field's range.
+        let values = item.split(['#', '/']).next().unwrap_or_default();
+        for value in values.split('-') {
+            let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            match digits.parse::<u32>() {
+                Ok(n) if n < min || n > max => {
+                    return Err(format!("{field} value {n} is out of range {min}-{max}"));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn croner_reason(error: &croner::errors::CronError) -> String {
+    use croner::errors::CronError as E;
+    match error {
+        E::ComponentError(m) | E::IllegalCharacters(m) | E::InvalidPattern(m) => m.clone(),
+        other => other.to_string(),
+    }
+    .trim_end_matches('.')
+    .to_string()
+}
+
+/// True when plain day-of-month values exceed every selected month's length and the
+/// day-of-week field cannot fire instead (it is `*`, so the OR rule does not apply).
+fn impossible_date(cron: &Cron) -> bool {
+    let p = &cron.pattern;
+    if !p.is_dow_wildcard() || p.days.has_modifiers() {
+        return false;
+    }
+    let Some(first_day) = p.days.values().into_iter().min() else {
+        return false;
+    };
+    let longest = |month: u16| match month {
+        2 => 29,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    p.months.values().into_iter().all(|m| first_day > longest(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: &str = "2026-01-01T00:00:00Z";
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).expect("test instant").with_timezone(&Utc)
+    }
+
+    fn rec(pattern: &str, tz: &str) -> Recurrence {
+        Recurrence::parse(pattern, tz, at(NOW)).expect("test pattern")
+    }
+
+    fn err(pattern: &str) -> String {
+        Recurrence::parse(pattern, "UTC", at(NOW)).expect_err("must be refused").to_string()
+    }
+
+    /// The first `n` fire instants after `after`, as local RFC 3339 with the zone's offset.
+    fn fires(r: &Recurrence, after: &str, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut t = at(after);
+        for _ in 0..n {
+            t = r.next_after(t).expect("fires again");
+            out.push(t.with_timezone(&r.timezone()).to_rfc3339());
+        }
+        out
+    }
+
+    #[test]
+    fn five_fields_as_written() {
+        let r = rec("*/5 * * * *", "UTC");
+        let want = ["2026-01-01T00:05:00+00:00", "2026-01-01T00:10:00+00:00", "2026-01-01T00:15:00+00:00"];
+        assert_eq!(fires(&r, NOW, 3), want);
+    }
+
+    #[test]
+    fn six_fields_mean_leading_seconds() {
+        // croniter would read `0 */5 * * * *` as trailing seconds: 00:00:00, 00:00:01, ...
+        assert_eq!(fires(&rec("0 */5 * * * *", "UTC"), NOW, 1), ["2026-01-01T00:05:00+00:00"]);
+        assert_eq!(fires(&rec("30 */5 * * * *", "UTC"), NOW, 1), ["2026-01-01T00:00:30+00:00"]);
+        let r = rec("*/20 * * * * *", "UTC");
+        assert_eq!(fires(&r, NOW, 2), ["2026-01-01T00:00:20+00:00", "2026-01-01T00:00:40+00:00"]);
+    }
+
+    #[test]
+    fn macros() {
+        let cases = [
+            ("@yearly", "2027-01-01T00:00:00+00:00"),
+            ("@annually", "2027-01-01T00:00:00+00:00"),
+            ("@monthly", "2026-02-01T00:00:00+00:00"),
+            ("@weekly", "2026-01-04T00:00:00+00:00"), // a Sunday
+            ("@daily", "2026-01-02T00:00:00+00:00"),
+            ("@midnight", "2026-01-02T00:00:00+00:00"),
+            ("@hourly", "2026-01-01T01:00:00+00:00"),
+            ("@DAILY", "2026-01-02T00:00:00+00:00"),
+        ];
+        for (pattern, want) in cases {
+            assert_eq!(fires(&rec(pattern, "UTC"), NOW, 1), [want], "{pattern}");
+        }
+        assert_eq!(err("@reboot"), "recurrence_pattern '@reboot': @reboot is not supported; a schedule fires at times of day, not when eris starts");
+        assert!(err("@fortnightly").contains("is not a supported macro; use one of @yearly"));
+        assert!(err("@daily 5").contains("is not a supported macro"));
+    }
+
+    #[test]
+    fn field_count_empty_and_length() {
+        assert_eq!(
+            err("0 0 0 1 1 * 2027"),
+            "recurrence_pattern '0 0 0 1 1 * 2027' has 7 fields; expected 5 (minute hour day-of-month month day-of-week) or 6 with a leading seconds field"
+        );
+        assert!(err("* * * *").contains("has 4 fields"));
+        assert_eq!(err(""), CronError::Empty.to_string());
+        assert_eq!(err(" \t\n "), CronError::Empty.to_string());
+        let r = rec("  */5 * * * *\n", "UTC");
+        assert_eq!(r.pattern(), "*/5 * * * *");
+        // Inner whitespace counts towards the limit; exactly 100 characters is allowed.
+        let hundred = format!("0{}0 * * *", " ".repeat(92));
+        assert_eq!(hundred.len(), 100);
+        assert_eq!(fires(&rec(&hundred, "UTC"), NOW, 1), ["2026-01-02T00:00:00+00:00"]);
+        let long = format!("0{}0 * * *", " ".repeat(93));
+        assert_eq!(err(&long), "recurrence_pattern is 101 characters long; at most 100 are allowed");
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_field() {
+        let cases = [
+            ("61 * * * *", "recurrence_pattern '61 * * * *': minute value 61 is out of range 0-59"),
+            ("0 24 * * *", "recurrence_pattern '0 24 * * *': hour value 24 is out of range 0-23"),
+            ("0 0 0 * *", "recurrence_pattern '0 0 0 * *': day-of-month value 0 is out of range 1-31"),
+            ("0 0 * 13 *", "recurrence_pattern '0 0 * 13 *': month value 13 is out of range 1-12"),
+            ("0 0 * * 8", "recurrence_pattern '0 0 * * 8': day-of-week value 8 is out of range 0-7"),
+            ("60 * * * * *", "recurrence_pattern '60 * * * * *': second value 60 is out of range 0-59"),
+            ("1-70 * * * *", "recurrence_pattern '1-70 * * * *': minute value 70 is out of range 0-59"),
+        ];
+        for (pattern, want) in cases {
+            assert_eq!(err(pattern), want);
+        }
+        // Other croner errors are attributed to their field by parsing each field alone.
+        assert_eq!(err("*/0 * * * *"), "recurrence_pattern '*/0 * * * *': minute field '*/0' is invalid: Step cannot be zero");
+        assert_eq!(err("0 0 * * 5#6"), "recurrence_pattern '0 0 * * 5#6': day-of-week field '5#6' is invalid: Nth specifier out of bounds");
+        assert!(err("0 0 * * 1-").contains("day-of-week field '1-' is invalid: "));
+    }
+
+    #[test]
+    fn sloppy_steps_are_refused_like_vixie_cron() {
+        // Decision: keep croner's default. croniter reads `0/10` as `0-59/10`; Vixie refuses it.
+        let message = err("0/10 * * * *");
+        assert!(message.starts_with("recurrence_pattern '0/10 * * * *': minute field '0/10' is invalid: "), "{message}");
+        assert!(message.contains("Use \"*/10\""), "{message}");
+        assert!(err("/10 * * * *").contains("minute field '/10' is invalid"));
+        let r = rec("0-59/10 * * * *", "UTC");
+        assert_eq!(fires(&r, NOW, 2), ["2026-01-01T00:10:00+00:00", "2026-01-01T00:20:00+00:00"]);
+    }
+
+    #[test]
+    fn names_only_in_their_own_field() {
+        // croner itself would read these as Mondays and January.
+        assert_eq!(err("0 0 * * JAN"), "recurrence_pattern '0 0 * * JAN': day-of-week field 'JAN' contains 'JAN': month names belong in the month field");
+        assert!(err("0 0 * MON *").contains("month field 'MON' contains 'MON': day names belong in the day-of-week field"));
+        assert!(err("0 0 * * FOO").contains("'FOO': it is not a value this field accepts"));
+        assert!(err("L 0 * * *").contains("minute field 'L' contains 'L': it is not a value"));
+        let r = rec("0 9 * jan-mar mon-fri", "UTC");
+        assert_eq!(fires(&r, NOW, 2), ["2026-01-01T09:00:00+00:00", "2026-01-02T09:00:00+00:00"]);
+        assert!(err("x * * * *").contains("minute field 'x' contains 'X'"));
+        assert_eq!(err("0 0 * * 1;"), "recurrence_pattern '0 0 * * 1;': day-of-week field '1;' contains ';', which a cron pattern does not allow");
+        assert!(err("0 0 1 * +MON").contains("the '+' prefix (day-of-month AND day-of-week) is not supported"));
+    }
+
+    #[test]
+    fn l_w_and_nth() {
+        let first = |p: &str, after: &str| fires(&rec(p, "UTC"), after, 1).remove(0);
+        assert_eq!(first("0 0 L * *", NOW), "2026-01-31T00:00:00+00:00");
+        assert_eq!(first("0 0 * * 5#2", NOW), "2026-01-09T00:00:00+00:00"); // 2nd Friday
+        assert_eq!(first("0 0 * * 5L", NOW), "2026-01-30T00:00:00+00:00"); // last Friday
+        // 2026-02-15 is a Sunday, so the nearest weekday is Monday the 16th.
+        assert_eq!(first("0 0 15W * *", "2026-02-01T00:00:00Z"), "2026-02-16T00:00:00+00:00");
+        assert_eq!(first("0 0 LW * *", NOW), "2026-01-30T00:00:00+00:00");
+        assert_eq!(first("0 0 ? * MON", NOW), "2026-01-05T00:00:00+00:00");
+    }
+
+    #[test]
+    fn day_of_month_or_day_of_week() {
+        let r = rec("0 0 1 * MON", "UTC");
+        let want = ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26", "2026-02-01", "2026-02-02"];
+        assert_eq!(fires(&r, NOW, 6), want.map(|d| format!("{d}T00:00:00+00:00")));
+        // With day-of-week `*` only the day of month counts.
+        assert_eq!(fires(&rec("0 0 1 * *", "UTC"), NOW, 1), ["2026-02-01T00:00:00+00:00"]);
+    }
+
+    #[test]
+    fn impossible_dates_are_refused() {
+        for p in ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *", "* * * 30-31 2 *"] {
+            assert_eq!(err(p), format!("recurrence_pattern '{p}' never fires: there is no such date"));
+            let cron = parse_pattern(p).expect("parses");
+            assert!(impossible_date(&cron), "{p} is caught without croner's search");
+        }
+        // Not caught statically: croner searches to year 5000 and gives up (~0.1 s debug).
+        assert!(err("0 0 31W 2 *").ends_with("never fires: there is no such date"));
+        // Possible, if rare, and the OR rule rescues an impossible day of month.
+        assert_eq!(rec("0 0 29 2 *", "UTC").next_after(at("2097-03-01T00:00:00Z")), Some(at("2104-02-29T00:00:00Z")));
+        assert_eq!(rec("0 0 31 2 MON", "UTC").next_after(at(NOW)), Some(at("2026-02-02T00:00:00Z")));
+    }
+
+    #[test]
+    fn time_zones() {
+        assert_eq!(parse_timezone("Europe/Berlin"), Ok(chrono_tz::Europe::Berlin));
+        assert_eq!(parse_timezone("UTC"), Ok(chrono_tz::UTC));
+        assert_eq!(parse_timezone("Etc/GMT+5"), Ok(chrono_tz::Etc::GMTPlus5));
+        let e = parse_timezone("Mars/Base").expect_err("unknown");
+        assert_eq!(e.to_string(), "timezone 'Mars/Base': not an IANA time zone name (e.g. 'UTC', 'Europe/Berlin')");
+        assert_eq!(e.field(), "timezone");
+        for name in ["utc", "europe/berlin", "", " UTC", "+02:00"] {
+            assert!(parse_timezone(name).is_err(), "{name:?}");
+        }
+        let e = Recurrence::parse("* * * * *", "Nowhere", at(NOW)).expect_err("zone");
+        assert_eq!(e.field(), "timezone");
+        assert_eq!(rec("0 9 * * *", "Asia/Tokyo").timezone(), chrono_tz::Asia::Tokyo);
+        assert_eq!(Recurrence::parse("61 * * * *", "UTC", at(NOW)).expect_err("x").field(), "recurrence_pattern");
+        // The pattern is evaluated in the zone: 09:00 Tokyo is 00:00 UTC.
+        assert_eq!(rec("0 9 * * *", "Asia/Tokyo").next_after(at(NOW)), Some(at("2026-01-02T00:00:00Z")));
+    }
+
+    #[test]
+    fn berlin_spring_forward() {
+        // 2026-03-29 02:00 CET -> 03:00 CEST (01:00 UTC): fixed times in the gap run at 03:00.
+        let want = ["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"];
+        assert_eq!(fires(&rec("30 2 * * *", "Europe/Berlin"), "2026-03-28T11:00:00Z", 2), want);
+        let want = ["2026-03-29T03:00:00+02:00", "2026-03-30T02:00:00+02:00"];
+        assert_eq!(fires(&rec("0 2 * * *", "Europe/Berlin"), "2026-03-28T11:00:00Z", 2), want);
+        // Interval jobs run in real time: the missing 02:00 and 02:30 simply do not exist.
+        let want = ["2026-03-29T01:30:00+01:00", "2026-03-29T03:00:00+02:00", "2026-03-29T03:30:00+02:00"];
+        assert_eq!(fires(&rec("*/30 * * * *", "Europe/Berlin"), "2026-03-29T00:00:00Z", 3), want);
+    }
+
+    #[test]
+    fn berlin_fall_back() {
+        // 2026-10-25 03:00 CEST -> 02:00 CET (01:00 UTC): 02:00-02:59 happens twice.
+        let r = rec("30 2 * * *", "Europe/Berlin");
+        let want = ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"];
+        assert_eq!(fires(&r, "2026-10-24T10:00:00Z", 2), want);
+        // From the second pass of 02:15, the repeated 02:30 is not fired again.
+        assert_eq!(fires(&r, "2026-10-25T02:15:00+01:00", 1), ["2026-10-26T02:30:00+01:00"]);
+        let r = rec("*/30 * * * *", "Europe/Berlin");
+        let want = [
+            "2026-10-25T02:00:00+02:00", "2026-10-25T02:30:00+02:00", "2026-10-25T02:00:00+01:00",
+            "2026-10-25T02:30:00+01:00", "2026-10-25T03:00:00+01:00",
+        ];
+        assert_eq!(fires(&r, "2026-10-25T01:45:00+02:00", 5), want);
+    }
+
+    #[test]
+    fn new_york_transitions() {
+        // 2026-03-08 02:00 EST -> 03:00 EDT; 2026-11-01 02:00 EDT -> 01:00 EST.
+        let r = rec("0 2 * * *", "America/New_York");
+        assert_eq!(fires(&r, "2026-03-07T17:00:00Z", 2), ["2026-03-08T03:00:00-04:00", "2026-03-09T02:00:00-04:00"]);
+        let r = rec("0 1 * * *", "America/New_York");
+        assert_eq!(fires(&r, "2026-10-31T16:00:00Z", 2), ["2026-11-01T01:00:00-04:00", "2026-11-02T01:00:00-05:00"]);
+        let r = rec("30 1 * * *", "America/New_York");
+        assert_eq!(fires(&r, "2026-10-31T16:00:00Z", 2), ["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"]);
+    }
+
+    #[test]
+    fn london_midnight_on_the_day_of_the_gap_fires_once() {
+        // croner 3.0.1 fired this twice on 03-29 (00:00 and 02:00+01).
+        let r = rec("0 0 * * *", "Europe/London");
+        let want = ["2026-03-29T00:00:00+00:00", "2026-03-30T00:00:00+01:00", "2026-03-31T00:00:00+01:00"];
+        assert_eq!(fires(&r, "2026-03-28T00:00:00Z", 3), want);
+    }
+
+    /// Intervals across both transitions of each zone: exact real-time spacing, no repeats.
+    #[test]
+    fn interval_jobs_keep_real_time_across_transitions() {
+        let windows = [
+            ("Europe/Berlin", "2026-03-28T12:00:00Z", "2026-10-24T12:00:00Z"),
+            ("America/New_York", "2026-03-07T12:00:00Z", "2026-10-31T12:00:00Z"),
+            ("Europe/London", "2026-03-28T12:00:00Z", "2026-10-24T12:00:00Z"),
+        ];
+        for (tz, spring, autumn) in windows {
+            for (pattern, step) in [("0 * * * *", 3600), ("*/30 * * * *", 1800), ("@hourly", 3600)] {
+                let r = rec(pattern, tz);
+                for start in [spring, autumn] {
+                    let mut t = r.next_after(at(start)).expect("fires");
+                    for _ in 0..(2 * 86400 / step) {
+                        let next = r.next_after(t).expect("fires");
+                        assert_eq!((next - t).num_seconds(), step, "{tz} {pattern} after {t}");
+                        t = next;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lists_of_hours_are_interval_jobs_in_croner() {
+        // croner calls a job fixed-time only if second, minute and hour are single values, so
+        // `0 2,14` runs in both passes of a repeated 02:00 and skips a 02:30 that does not exist.
+        let r = rec("0 2,14 * * *", "Europe/Berlin");
+        let want = ["2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00", "2026-10-25T14:00:00+01:00"];
+        assert_eq!(fires(&r, "2026-10-24T20:00:00Z", 3), want);
+        let r = rec("30 2,14 * * *", "Europe/Berlin");
+        assert_eq!(fires(&r, "2026-03-28T20:00:00Z", 1), ["2026-03-29T14:30:00+02:00"]);
+    }
+
+    /// `next_after` is strictly after its argument, and iterating it never skips an instant
+    /// that a later starting point would have found.
+    #[test]
+    fn next_after_is_strictly_increasing_and_consistent() {
+        let patterns = ["30 2 * * *", "0 2 * * *", "*/30 * * * *", "0 2,14 * * *", "15 */2 * * *", "*/20 * 2 * * *", "0 1 * * *"];
+        let windows = [
+            ("Europe/Berlin", "2026-03-28T20:00:00Z"),
+            ("Europe/Berlin", "2026-10-24T20:00:00Z"),
+            ("America/New_York", "2026-03-08T00:00:00Z"),
+            ("America/New_York", "2026-11-01T00:00:00Z"),
+            ("Australia/Lord_Howe", "2026-04-04T10:00:00Z"), // a 30-minute change
+        ];
+        for (tz, start) in windows {
+            for pattern in patterns {
+                let r = rec(pattern, tz);
+                let mut t = at(start);
+                let end = t + TimeDelta::hours(30);
+                while t < end {
+                    let next = r.next_after(t).expect("fires");
+                    assert!(next > t, "{tz} {pattern}: {next} after {t}");
+                    // Every start point between two fires finds the same next fire.
+                    for probe in [t + TimeDelta::seconds(1), next - TimeDelta::seconds(1), t + (next - t) / 2] {
+                        if probe >= t && probe < next {
+                            assert_eq!(r.next_after(probe), Some(next), "{tz} {pattern} from {probe}");
+                        }
+                    }
+                    assert_eq!(r.next_from(next), Some(next), "{tz} {pattern}");
+                    t = next;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sub_second_instants() {
+        let r = rec("* * * * * *", "UTC");
+        let noon = at("2026-06-01T12:00:00Z");
+        let half = at("2026-06-01T12:00:00.500Z");
+        let one = at("2026-06-01T12:00:01Z");
+        assert_eq!(r.next_after(half), Some(one));
+        assert_eq!(r.next_after(noon), Some(one));
+        assert_eq!(r.next_from(noon), Some(noon));
+        assert_eq!(r.next_from(half), Some(one));
+        let minutely = rec("* * * * *", "UTC");
+        assert_eq!(minutely.next_from(at("2026-06-01T12:00:59.999Z")), Some(at("2026-06-01T12:01:00Z")));
+        assert_eq!(minutely.next_after(at("2026-06-01T11:59:59.999Z")), Some(noon));
+        // Half a second before Berlin's clocks go back, the next second is the repeated 02:00.
+        let r = rec("* * * * * *", "Europe/Berlin");
+        assert_eq!(r.next_after(at("2026-10-25T00:59:59.500Z")), Some(at("2026-10-25T01:00:00Z")));
+    }
+
+    #[test]
+    fn croner_year_limit_ends_the_series() {
+        assert_eq!(rec("@yearly", "UTC").next_after(at("5000-06-01T00:00:00Z")), None);
+    }
+
+    #[test]
+    fn instants_between_counts_and_caps() {
+        let r = rec("*/15 * * * *", "UTC");
+        let (from, to) = (at("2026-06-01T12:00:00Z"), at("2026-06-01T13:00:00Z"));
+        assert_eq!(r.instants_between(from, to, 100), (4, Some(to)));
+        assert_eq!(r.instants_between(from, at("2026-06-01T12:59:59Z"), 100), (3, Some(at("2026-06-01T12:45:00Z"))));
+        assert_eq!(r.instants_between(to, from, 100), (0, None));
+        assert_eq!(r.instants_between(from, from, 100), (0, None));
+        // 30 days of an every-second pattern: the walk stops at the cap, the latest is exact.
+        let r = rec("* * * * * *", "UTC");
+        let until = at("2026-07-01T12:00:00.700Z");
+        assert_eq!(r.instants_between(from, until, 1000), (1000, Some(at("2026-07-01T12:00:00Z"))));
+        assert_eq!(r.instants_between(from, until, 0), (0, Some(at("2026-07-01T12:00:00Z"))));
+    }
+
+    /// The capped path's backward search agrees with the uncapped forward walk across DST.
+    #[test]
+    fn instants_between_latest_matches_forward_walk() {
+        let windows = [
+            ("Europe/Berlin", "2026-03-28T20:00:00Z"),
+            ("Europe/Berlin", "2026-10-24T20:00:00Z"),
+            ("America/New_York", "2026-11-01T00:00:00Z"),
+        ];
+        for (tz, start) in windows {
+            for pattern in ["30 2 * * *", "*/30 * * * *", "0 2,14 * * *", "0 1 * * *"] {
+                let r = rec(pattern, tz);
+                for hours in 1..=30 {
+                    let until = at(start) + TimeDelta::hours(hours) + TimeDelta::minutes(7);
+                    let (count, latest) = r.instants_between(at(start), until, usize::MAX);
+                    let capped = r.instants_between(at(start), until, 1);
+                    assert_eq!(capped, (count.min(1), latest), "{tz} {pattern} until {until}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Queries on experiments.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::page::{Cursor, Page, PageRequest, keyset};
+use super::schema::{experiments, schedules, trials};
+use super::{DbConnection, ExperimentRow};
+use crate::error::Result;
+use crate::trials::TrialStatus;
+
+/// Filters of `GET /experiment`.
+#[derive(Debug, Clone, Default)]
+pub struct ExperimentFilter {
+    pub created_from: Option<NaiveDateTime>,
+    pub created_to: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &ExperimentRow) -> Result<()> {
+    diesel::insert_into(experiments::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+/// Any experiment, archived or not: trials and audits refer to archived ones too.
+pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<ExperimentRow>> {
+    Ok(experiments::table
+        .find(id)
+        .select(ExperimentRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Experiments that are not archived, oldest first.
+pub fn list(conn: &mut DbConnection, filter: &ExperimentFilter, page: &PageRequest) -> Result<Page<ExperimentRow>> {
+    let mut query = experiments::table
+        .select(ExperimentRow::as_select())
+        .filter(experiments::archived_at.is_null())
+        .into_boxed();
+    if let Some(from) = filter.created_from {
+        query = query.filter(experiments::created_at.ge(from));
+    }
+    if let Some(to) = filter.created_to {
+        query = query.filter(experiments::created_at.lt(to));
+    }
+    let rows = keyset!(query, experiments, page).load(conn)?;
+    Ok(Page::from_rows(rows, page.limit, |row: &ExperimentRow| Cursor {
+        created_at: row.created_at,
+        id: row.id.clone(),
+    }))
+}
+
+/// Stores `row` if the stored revision is still `expected_revision`; returns whether it did. The check makes
+/// concurrent updates safe on both backends without row locks.
+pub fn update(conn: &mut DbConnection, row: &ExperimentRow, expected_revision: i64) -> Result<bool> {
+    let updated = diesel::update(experiments::table)
+        .filter(experiments::id.eq(&row.id))
+        .filter(experiments::revision.eq(expected_revision))
+        .set(row)
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// What archiving an experiment changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Archived {
+    pub schedules_deleted: usize,
+    pub trials_stopped: usize,
+}
+
+/// Archives an experiment: it leaves the lists, its schedules are deleted, its queued trials are stopped. Its
+/// trials stay. Call inside a transaction.
+pub fn archive(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<Archived> {
+    diesel::update(experiments::table.find(id))
+        .set((experiments::archived_at.eq(now), experiments::updated_at.eq(now)))
+        .execute(conn)?;
+    let schedules_deleted = diesel::delete(schedules::table.filter(schedules::experiment_id.eq(id))).execute(conn)?;
+    let trials_stopped = diesel::update(
+        trials::table
+            .filter(trials::experiment_id.eq(id))
+            .filter(trials::status.eq(TrialStatus::Scheduled.as_str())),
+    )
+    .set((
+        trials::status.eq(TrialStatus::Stopped.as_str()),
+        trials::status_reason.eq("stopped before it started: its experiment was archived"),
+        trials::completed_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(Archived { schedules_deleted, trials_stopped })
+}
+
+/// Deletes an experiment for good; the database cascades to its schedules and trials.
+pub fn purge(conn: &mut DbConnection, id: &str) -> Result<bool> {
+    Ok(diesel::delete(experiments::table.find(id)).execute(conn)? == 1)
+}

@@ -1,0 +1,105 @@
+//! Storage: the connection pool, migrations, and every query eris makes, written once for PostgreSQL and SQLite.
+//!
+//! Diesel is synchronous, so [`Db::run`] moves each unit of database work onto tokio's blocking pool; the async
+//! runtime's threads never wait on the database.
+
+mod connection;
+pub mod experiments;
+mod models;
+pub mod page;
+pub mod schedules;
+mod schema;
+pub mod trials;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::Pool;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use connection::{DatabaseUrl, DbConnection, establish, write_transaction};
+pub use models::*;
+
+use crate::error::{Error, Result};
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// A pool of database connections. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<connection::Manager>,
+    url: DatabaseUrl,
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self { max_size: 10, connection_timeout: Duration::from_secs(10) }
+    }
+}
+
+impl Db {
+    /// Opens the pool. Fails when no connection can be made, with the backend's own reason.
+    pub fn connect(url: DatabaseUrl, options: PoolOptions) -> anyhow::Result<Self> {
+        // Fail fast with the real error: r2d2 would only report a timeout.
+        establish(&url).map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", url.display()))?;
+        let pool = Pool::builder()
+            .max_size(options.max_size)
+            .connection_timeout(options.connection_timeout)
+            .build(connection::Manager::new(url.clone()))?;
+        Ok(Self { pool, url })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.url.backend()
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+    }
+
+    /// Checks that the database answers (`GET /ready`).
+    pub async fn ping(&self) -> Result<()> {
+        self.run(|conn| {
+            conn.batch_execute("SELECT 1")?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Applies the pending migrations of the connection's backend and returns their names.
+pub fn migrate(url: &DatabaseUrl) -> anyhow::Result<Vec<String>> {
+    let mut conn = establish(url).map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", url.display()))?;
+    let migrations = match &mut conn {
+        DbConnection::Postgres(_) => POSTGRES_MIGRATIONS,
+        DbConnection::Sqlite(sqlite) => {
+            // WAL lets readers work while a writer writes; the setting is stored in the database file.
+            sqlite.batch_execute("PRAGMA journal_mode = WAL;")?;
+            SQLITE_MIGRATIONS
+        }
+    };
+    let applied = conn
+        .run_pending_migrations(migrations)
+        .map_err(|e| anyhow::anyhow!("migrating {} failed: {e}", url.display()))?;
+    Ok(applied.iter().map(|m| m.to_string()).collect())
+}

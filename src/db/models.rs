@@ -1,0 +1,86 @@
+//! Rows as they are stored. JSON columns are text here; the rule modules turn rows into resources.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{experiments, schedules, trials};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = experiments)]
+#[diesel(treat_none_as_null = true)]
+pub struct ExperimentRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub metadata: String,
+    pub parameters: String,
+    pub pre_steps: String,
+    pub steps: String,
+    pub post_steps: String,
+    pub misarch: Option<String>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub revision: i64,
+    pub archived_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = schedules)]
+#[diesel(treat_none_as_null = true)]
+pub struct ScheduleRow {
+    pub id: String,
+    pub experiment_id: String,
+    pub metadata: String,
+    pub parameters: String,
+    pub ticket: String,
+    pub recurrence_pattern: String,
+    pub timezone: String,
+    pub recurrence_count: Option<i64>,
+    pub recurrence_left: Option<i64>,
+    pub paused: bool,
+    pub misfire_policy: String,
+    pub concurrency_policy: String,
+    pub next_run_at: Option<NaiveDateTime>,
+    pub last_run_at: Option<NaiveDateTime>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = trials)]
+pub struct TrialRow {
+    pub id: String,
+    pub experiment_id: String,
+    pub schedule_id: Option<String>,
+    pub experiment_revision: i64,
+    pub experiment_snapshot: String,
+    pub metadata: String,
+    pub parameters: String,
+    pub ticket: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub scheduled_for: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub executed_at: Option<NaiveDateTime>,
+    pub completed_at: Option<NaiveDateTime>,
+    pub heartbeat_at: Option<NaiveDateTime>,
+    pub initiated_by: String,
+    pub initiated_from: String,
+    pub trial_record: String,
+    pub metrics: Option<String>,
+    pub goals: Option<String>,
+    pub violations: Option<String>,
+    pub grafana_url: Option<String>,
+    pub report: Option<String>,
+}
+
+/// A schedule's view of one of its trials (`schedule.trials[]`).
+#[derive(Debug, Clone, Queryable)]
+pub struct TrialBrief {
+    pub id: String,
+    pub schedule_id: Option<String>,
+    pub status: String,
+    pub executed_at: Option<NaiveDateTime>,
+}

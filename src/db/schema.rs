@@ -1,0 +1,74 @@
+//! Diesel table definitions, shared by both backends. Portable SQL types only (see `migrations/`).
+
+diesel::table! {
+    experiments (id) {
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        metadata -> Text,
+        parameters -> Text,
+        pre_steps -> Text,
+        steps -> Text,
+        post_steps -> Text,
+        misarch -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        revision -> BigInt,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    schedules (id) {
+        id -> Text,
+        experiment_id -> Text,
+        metadata -> Text,
+        parameters -> Text,
+        ticket -> Text,
+        recurrence_pattern -> Text,
+        timezone -> Text,
+        recurrence_count -> Nullable<BigInt>,
+        recurrence_left -> Nullable<BigInt>,
+        paused -> Bool,
+        misfire_policy -> Text,
+        concurrency_policy -> Text,
+        next_run_at -> Nullable<Timestamp>,
+        last_run_at -> Nullable<Timestamp>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    trials (id) {
+        id -> Text,
+        experiment_id -> Text,
+        schedule_id -> Nullable<Text>,
+        experiment_revision -> BigInt,
+        experiment_snapshot -> Text,
+        metadata -> Text,
+        parameters -> Text,
+        ticket -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        scheduled_for -> Timestamp,
+        created_at -> Timestamp,
+        executed_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        heartbeat_at -> Nullable<Timestamp>,
+        initiated_by -> Text,
+        initiated_from -> Text,
+        trial_record -> Text,
+        metrics -> Nullable<Text>,
+        goals -> Nullable<Text>,
+        violations -> Nullable<Text>,
+        grafana_url -> Nullable<Text>,
+        report -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(schedules -> experiments (experiment_id));
+diesel::joinable!(trials -> experiments (experiment_id));
+diesel::allow_tables_to_appear_in_same_query!(experiments, schedules, trials);

@@ -1,0 +1,361 @@
+//! Experiments: the catalogue of what can be run. Rules for writing, updating, archiving and purging them.
+
+pub mod steps;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub use steps::{JsonObject, Step};
+
+use crate::db::experiments::{Archived, ExperimentFilter};
+use crate::db::page::{Page, PageRequest};
+use crate::db::{self, Db, ExperimentRow, write_transaction};
+use crate::error::{Error, Result};
+use crate::json::{from_optional_text, from_text, to_text};
+use crate::time;
+
+const MAX_NAME_CHARS: usize = 200;
+const MAX_DESCRIPTION_CHARS: usize = 10_000;
+
+/// What an experiment does: everything a trial needs to run it. A trial keeps a copy of this, so an audit never
+/// depends on the experiment's present state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Definition {
+    pub name: String,
+    pub description: String,
+    #[schema(value_type = Object)]
+    pub metadata: JsonObject,
+    #[schema(value_type = Object)]
+    pub parameters: JsonObject,
+    pub pre_steps: Vec<Step>,
+    pub steps: Vec<Step>,
+    pub post_steps: Vec<Step>,
+    #[schema(value_type = Option<Object>)]
+    pub misarch: Option<JsonObject>,
+}
+
+/// An experiment as the API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Experiment {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    /// Free-form labels; trials inherit them underneath their own.
+    #[schema(value_type = Object)]
+    pub metadata: JsonObject,
+    /// Default values of the `{{ parameter }}` templates in the steps. Schedules and trials override them.
+    #[schema(value_type = Object)]
+    pub parameters: JsonObject,
+    /// Health gates: when one fails, the trial ends `Aborted`.
+    pub pre_steps: Vec<Step>,
+    pub steps: Vec<Step>,
+    /// Clean-up: runs once anything has started, whatever happened.
+    pub post_steps: Vec<Step>,
+    /// A MiSArch experiment (Gatling workload, failures, goals), or null.
+    #[schema(value_type = Option<Object>)]
+    pub misarch: Option<JsonObject>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Starts at 1 and increases on every change.
+    pub revision: i64,
+    /// When the experiment was archived (deleted through the API); null while it is active.
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+/// The body of `POST /experiment` and `PUT /experiment/{id}`. PUT replaces the whole definition: a field left
+/// out takes its default.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Checkout survives a slow inventory",
+    "description": "Probe the shop while inventory is slowed down",
+    "metadata": {"team": "sre"},
+    "parameters": {"health_url": "http://127.0.0.1:9000/health"},
+    "pre_steps": [{"step": "Shop is healthy", "do": "cm.http_probe", "where": {"url": "{{ health_url }}"}}],
+    "steps": [{"step": "Let it run", "do": "cm.wait", "where": {"time_in_seconds": 1}}],
+    "post_steps": []
+}))]
+pub struct ExperimentInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: JsonObject,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub parameters: JsonObject,
+    #[serde(default)]
+    pub pre_steps: Vec<Step>,
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub post_steps: Vec<Step>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub misarch: Option<JsonObject>,
+}
+
+/// The body of `PATCH /experiment/{id}`: each field given replaces that field; others stay.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"description": "Now with a longer wait", "parameters": {"health_url": "http://127.0.0.1:9000/ready"}}))]
+pub struct ExperimentPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<JsonObject>,
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<JsonObject>,
+    pub pre_steps: Option<Vec<Step>>,
+    pub steps: Option<Vec<Step>>,
+    pub post_steps: Option<Vec<Step>>,
+    /// An object sets the MiSArch experiment, `null` removes it.
+    #[serde(default, deserialize_with = "crate::json::double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub misarch: Option<Option<JsonObject>>,
+}
+
+impl From<ExperimentInput> for Definition {
+    fn from(input: ExperimentInput) -> Self {
+        Self {
+            name: input.name,
+            description: input.description,
+            metadata: input.metadata,
+            parameters: input.parameters,
+            pre_steps: input.pre_steps,
+            steps: input.steps,
+            post_steps: input.post_steps,
+            misarch: input.misarch,
+        }
+    }
+}
+
+impl ExperimentPatch {
+    fn apply(self, definition: &mut Definition) {
+        let Self { name, description, metadata, parameters, pre_steps, steps, post_steps, misarch } = self;
+        if let Some(name) = name {
+            definition.name = name;
+        }
+        if let Some(description) = description {
+            definition.description = description;
+        }
+        if let Some(metadata) = metadata {
+            definition.metadata = metadata;
+        }
+        if let Some(parameters) = parameters {
+            definition.parameters = parameters;
+        }
+        if let Some(pre_steps) = pre_steps {
+            definition.pre_steps = pre_steps;
+        }
+        if let Some(steps) = steps {
+            definition.steps = steps;
+        }
+        if let Some(post_steps) = post_steps {
+            definition.post_steps = post_steps;
+        }
+        if let Some(misarch) = misarch {
+            definition.misarch = misarch;
+        }
+    }
+}
+
+impl Definition {
+    /// Checks everything that can be checked before a trial runs.
+    pub fn validate(&self) -> Result<()> {
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid("invalid_name", "name", "name must not be empty"));
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(Error::invalid("invalid_name", "name", format!("name is longer than {MAX_NAME_CHARS} characters")));
+        }
+        if self.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(Error::invalid(
+                "invalid_description",
+                "description",
+                format!("description is longer than {MAX_DESCRIPTION_CHARS} characters"),
+            ));
+        }
+        steps::validate_phase("pre_steps", &self.pre_steps)?;
+        steps::validate_phase("steps", &self.steps)?;
+        steps::validate_phase("post_steps", &self.post_steps)?;
+        Ok(())
+    }
+
+    fn write_into(&self, row: &mut ExperimentRow) {
+        row.name = self.name.trim().to_owned();
+        row.description = self.description.clone();
+        row.metadata = to_text(&self.metadata);
+        row.parameters = to_text(&self.parameters);
+        row.pre_steps = to_text(&self.pre_steps);
+        row.steps = to_text(&self.steps);
+        row.post_steps = to_text(&self.post_steps);
+        row.misarch = self.misarch.as_ref().map(to_text);
+    }
+}
+
+impl ExperimentRow {
+    pub fn definition(&self) -> Result<Definition> {
+        Ok(Definition {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            metadata: from_text(&self.metadata)?,
+            parameters: from_text(&self.parameters)?,
+            pre_steps: from_text(&self.pre_steps)?,
+            steps: from_text(&self.steps)?,
+            post_steps: from_text(&self.post_steps)?,
+            misarch: from_optional_text(self.misarch.as_deref())?,
+        })
+    }
+
+    pub fn is_archived(&self) -> bool {
+        self.archived_at.is_some()
+    }
+}
+
+impl TryFrom<ExperimentRow> for Experiment {
+    type Error = Error;
+
+    fn try_from(row: ExperimentRow) -> Result<Self> {
+        let definition = row.definition()?;
+        Ok(Self {
+            id: parse_id(&row.id)?,
+            name: definition.name,
+            description: definition.description,
+            metadata: definition.metadata,
+            parameters: definition.parameters,
+            pre_steps: definition.pre_steps,
+            steps: definition.steps,
+            post_steps: definition.post_steps,
+            misarch: definition.misarch,
+            created_by: row.created_by,
+            created_at: time::from_db(row.created_at),
+            updated_at: time::from_db(row.updated_at),
+            revision: row.revision,
+            archived_at: row.archived_at.map(time::from_db),
+        })
+    }
+}
+
+pub(crate) fn parse_id(stored: &str) -> Result<Uuid> {
+    Uuid::parse_str(stored).map_err(|e| Error::internal(format!("stored id '{stored}' is not a UUID: {e}")))
+}
+
+/// Loads an experiment that must exist.
+pub(crate) fn load(conn: &mut db::DbConnection, id: Uuid) -> Result<ExperimentRow> {
+    db::experiments::find(conn, &id.to_string())?.ok_or_else(|| Error::experiment_not_found(id))
+}
+
+/// Loads an experiment that must exist and not be archived (it is about to be changed or run).
+pub(crate) fn load_active(conn: &mut db::DbConnection, id: Uuid) -> Result<ExperimentRow> {
+    let row = load(conn, id)?;
+    if row.is_archived() {
+        return Err(Error::conflict(
+            "experiment_archived",
+            format!("experiment {id} is archived; it can be read and purged, not changed or run"),
+        ));
+    }
+    Ok(row)
+}
+
+pub async fn create(db: &Db, input: ExperimentInput, actor: &str) -> Result<Experiment> {
+    let definition = Definition::from(input);
+    definition.validate()?;
+    let now = time::to_db(time::now());
+    let mut row = ExperimentRow {
+        id: Uuid::new_v4().to_string(),
+        name: String::new(),
+        description: String::new(),
+        metadata: String::new(),
+        parameters: String::new(),
+        pre_steps: String::new(),
+        steps: String::new(),
+        post_steps: String::new(),
+        misarch: None,
+        created_by: actor.to_owned(),
+        created_at: now,
+        updated_at: now,
+        revision: 1,
+        archived_at: None,
+    };
+    definition.write_into(&mut row);
+    db.run(move |conn| {
+        db::experiments::insert(conn, &row)?;
+        Experiment::try_from(row)
+    })
+    .await
+}
+
+pub async fn find(db: &Db, id: Uuid) -> Result<Experiment> {
+    db.run(move |conn| load(conn, id)?.try_into()).await
+}
+
+pub async fn list(db: &Db, filter: ExperimentFilter, page: PageRequest) -> Result<Page<Experiment>> {
+    db.run(move |conn| db::experiments::list(conn, &filter, &page)?.map(Experiment::try_from)).await
+}
+
+/// How an update changes the definition.
+pub enum Change {
+    Replace(ExperimentInput),
+    Merge(ExperimentPatch),
+}
+
+/// Applies a PUT or PATCH: validates the result and bumps the revision.
+pub async fn update(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let mut row = load_active(conn, id)?;
+            let mut definition = row.definition()?;
+            match change {
+                Change::Replace(input) => definition = input.into(),
+                Change::Merge(patch) => patch.apply(&mut definition),
+            }
+            definition.validate()?;
+            definition.write_into(&mut row);
+            let read_revision = row.revision;
+            row.revision += 1;
+            row.updated_at = time::to_db(time::now());
+            if !db::experiments::update(conn, &row, read_revision)? {
+                return Err(Error::conflict("concurrent_update", format!("experiment {id} was changed meanwhile; retry")));
+            }
+            Experiment::try_from(row)
+        })
+    })
+    .await
+}
+
+/// `DELETE /experiment/{id}`: archives the experiment. Archiving an archived experiment changes nothing.
+pub async fn archive(db: &Db, id: Uuid) -> Result<Archived> {
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let row = load(conn, id)?;
+            if row.is_archived() {
+                return Ok(Archived { schedules_deleted: 0, trials_stopped: 0 });
+            }
+            db::experiments::archive(conn, &row.id, time::to_db(time::now()))
+        })
+    })
+    .await
+}
+
+/// Deletes an experiment, its schedules and its trials for good. Refused while one of its trials runs.
+pub async fn purge(db: &Db, id: Uuid) -> Result<()> {
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let row = load(conn, id)?;
+            if db::trials::experiment_has_running_trial(conn, &row.id)? {
+                return Err(Error::conflict(
+                    "trial_in_progress",
+                    format!("experiment {id} has a trial in progress; stop it or wait for it to end, then purge"),
+                ));
+            }
+            db::experiments::purge(conn, &row.id)?;
+            Ok(())
+        })
+    })
+    .await
+}

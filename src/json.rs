@@ -1,0 +1,28 @@
+//! JSON stored as text columns.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::Result;
+
+pub fn to_text(value: &impl Serialize) -> String {
+    // Serializing maps, vectors and plain structs to a string cannot fail.
+    serde_json::to_string(value).expect("a JSON value serializes")
+}
+
+pub fn from_text<T: DeserializeOwned>(text: &str) -> Result<T> {
+    Ok(serde_json::from_str(text)?)
+}
+
+pub fn from_optional_text<T: DeserializeOwned>(text: Option<&str>) -> Result<Option<T>> {
+    text.map(from_text).transpose()
+}
+
+/// For PATCH bodies: tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn double_option<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}

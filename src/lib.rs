@@ -1,0 +1,16 @@
+//! eris: a daemon that keeps a catalogue of chaos experiments, runs them on cron schedules one trial at a time,
+//! and keeps the record of every trial for audit.
+//!
+//! Where things are: [`api`] (HTTP, thin), [`experiments`], [`schedules`] and [`trials`] (the rules, no HTTP),
+//! [`db`] (every query, for PostgreSQL and SQLite), [`cron`] (patterns and time zones), [`config`] (settings).
+
+pub mod api;
+pub mod config;
+pub mod cron;
+pub mod db;
+pub mod error;
+pub mod experiments;
+mod json;
+pub mod schedules;
+pub mod time;
+pub mod trials;

@@ -1,0 +1,117 @@
+//! The `eris` command: `serve`, `migrate`, `openapi`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use eris::api::{self, AppState};
+use eris::config::{self, DatabaseArgs, ServeArgs};
+use eris::db::{self, Db, PoolOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "eris", version, about = "Schedules and runs chaos trials, and keeps their records for audit.")]
+struct Cli {
+    /// Log filter, e.g. `info` or `info,eris=debug`.
+    #[arg(long, env = "ERIS_LOG", value_name = "FILTER", default_value = config::DEFAULT_LOG, global = true)]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending database migrations, then serve the API.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Print the OpenAPI document of the API (JSON).
+    Openapi,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("eris: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let filter = config::log_filter(&cli.log)?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match cli.command {
+        Command::Openapi => {
+            println!("{}", api::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Command::Migrate(args) => {
+            let url = args.resolve()?;
+            report_migrations(&url, db::migrate(&url)?);
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let config = args.resolve()?;
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(config))
+        }
+    }
+}
+
+fn report_migrations(url: &db::DatabaseUrl, applied: Vec<String>) {
+    if applied.is_empty() {
+        tracing::info!(database = %url.display(), "database schema is up to date");
+    }
+    for name in applied {
+        tracing::info!(database = %url.display(), migration = %name, "applied migration");
+    }
+}
+
+async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
+    let url = config.database_url.clone();
+    let applied = tokio::task::spawn_blocking(move || db::migrate(&url)).await??;
+    report_migrations(&config.database_url, applied);
+    let database_url = config.database_url.clone();
+    let db = tokio::task::spawn_blocking(move || Db::connect(database_url, PoolOptions::default())).await??;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("ERIS_BIND (--bind): cannot listen on {}: {e}", config.bind))?;
+    let app = api::app(AppState { db }, config.max_body_bytes);
+    tracing::info!(
+        address = %listener.local_addr()?,
+        database = %config.database_url.display(),
+        "eris is serving; Swagger UI at /swagger-ui"
+    );
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("eris stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what Kubernetes and Docker send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {error}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!("cannot listen for SIGTERM: {error}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}

@@ -1,0 +1,263 @@
+//! Trials: runs of an experiment, kept for audit. The API queues and stops them; nothing edits or deletes them.
+
+mod status;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub use status::TrialStatus;
+
+use crate::db::page::{Page, PageRequest};
+use crate::db::trials::TrialFilter;
+use crate::db::{self, Db, DbConnection, TrialRow, write_transaction};
+use crate::error::{Error, Result};
+use crate::experiments::{self, Definition, JsonObject, parse_id};
+use crate::json::{from_optional_text, from_text, to_text};
+use crate::time;
+
+const MAX_INITIATED_FROM_CHARS: usize = 100;
+
+/// A trial as the API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Trial {
+    pub id: Uuid,
+    /// The experiment's id.
+    pub experiment: Uuid,
+    /// The schedule that created the trial; null for a trial run through `POST /trial`.
+    pub schedule_id: Option<Uuid>,
+    /// The experiment's revision when the trial was queued.
+    pub experiment_revision: i64,
+    /// The experiment's definition at that revision: what the trial runs.
+    pub experiment_snapshot: Definition,
+    /// The experiment's metadata with the trial's own on top.
+    #[schema(value_type = Object)]
+    pub metadata: JsonObject,
+    #[schema(value_type = Object)]
+    pub parameters: JsonObject,
+    #[schema(value_type = Object)]
+    pub ticket: JsonObject,
+    pub status: TrialStatus,
+    /// Why the trial has its status (which step failed, who stopped it, …); null while nothing is to be said.
+    pub status_reason: Option<String>,
+    /// When the trial was due: the cron instant for a scheduled trial, the request time otherwise.
+    pub scheduled_for: DateTime<Utc>,
+    /// When the trial was queued.
+    pub created_at: DateTime<Utc>,
+    pub executed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub initiated_by: String,
+    pub initiated_from: String,
+    /// Per-phase step logs (`pre_steps`, `steps`, `post_steps`, `result`), saved as the trial runs.
+    #[schema(value_type = Object)]
+    pub trial_record: Value,
+    /// Measured workload statistics (MiSArch trials); null until measured.
+    #[schema(value_type = Option<Object>)]
+    pub metrics: Option<Value>,
+    /// The goals the trial was checked against; null until evaluated.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub goals: Option<Value>,
+    /// The goals that were not met, `[{metric, threshold, actual}]`; null until evaluated.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub violations: Option<Value>,
+    pub grafana_url: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<Value>,
+}
+
+/// The body of `POST /trial`: run an experiment now.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"experiment": "9992d74d-89c7-4ab8-a1c7-f9cef55ff5ef", "parameters": {"health_url": "http://127.0.0.1:9000/health"},
+    "metadata": {"run": "manual"}, "initiated_from": "curl"}))]
+pub struct TrialInput {
+    /// The id of the experiment to run.
+    pub experiment: Uuid,
+    /// Override the experiment's parameters for this trial.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub parameters: JsonObject,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: JsonObject,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub ticket: JsonObject,
+    /// Where the request came from (a tool or pipeline name). Default `api`.
+    #[serde(default = "api")]
+    pub initiated_from: String,
+}
+
+fn api() -> String {
+    "api".to_owned()
+}
+
+impl TryFrom<TrialRow> for Trial {
+    type Error = Error;
+
+    fn try_from(row: TrialRow) -> Result<Self> {
+        Ok(Self {
+            id: parse_id(&row.id)?,
+            experiment: parse_id(&row.experiment_id)?,
+            schedule_id: row.schedule_id.as_deref().map(parse_id).transpose()?,
+            experiment_revision: row.experiment_revision,
+            experiment_snapshot: from_text(&row.experiment_snapshot)?,
+            metadata: from_text(&row.metadata)?,
+            parameters: from_text(&row.parameters)?,
+            ticket: from_text(&row.ticket)?,
+            status: TrialStatus::parse(&row.status)?,
+            status_reason: row.status_reason,
+            scheduled_for: time::from_db(row.scheduled_for),
+            created_at: time::from_db(row.created_at),
+            executed_at: row.executed_at.map(time::from_db),
+            completed_at: row.completed_at.map(time::from_db),
+            initiated_by: row.initiated_by,
+            initiated_from: row.initiated_from,
+            trial_record: from_text(&row.trial_record)?,
+            metrics: from_optional_text(row.metrics.as_deref())?,
+            goals: from_optional_text(row.goals.as_deref())?,
+            violations: from_optional_text(row.violations.as_deref())?,
+            grafana_url: row.grafana_url,
+            report: from_optional_text(row.report.as_deref())?,
+        })
+    }
+}
+
+/// What a new trial is made of, whoever queues it (the API or a schedule).
+pub struct NewTrial {
+    pub experiment_id: Uuid,
+    pub schedule_id: Option<Uuid>,
+    pub parameters: JsonObject,
+    pub metadata: JsonObject,
+    pub ticket: JsonObject,
+    pub scheduled_for: DateTime<Utc>,
+    pub initiated_by: String,
+    pub initiated_from: String,
+}
+
+/// Queues a trial of an active experiment: status `Scheduled`, with a snapshot of the experiment's definition.
+pub fn queue(conn: &mut DbConnection, new: NewTrial) -> Result<TrialRow> {
+    let experiment = experiments::load_active(conn, new.experiment_id)?;
+    let definition = experiment.definition()?;
+    // Kallisti's rule: the experiment's metadata lies underneath the trial's own.
+    let mut metadata = definition.metadata.clone();
+    metadata.extend(new.metadata);
+    let row = TrialRow {
+        id: Uuid::new_v4().to_string(),
+        experiment_id: experiment.id,
+        schedule_id: new.schedule_id.map(|id| id.to_string()),
+        experiment_revision: experiment.revision,
+        experiment_snapshot: to_text(&definition),
+        metadata: to_text(&metadata),
+        parameters: to_text(&new.parameters),
+        ticket: to_text(&new.ticket),
+        status: TrialStatus::Scheduled.as_str().to_owned(),
+        status_reason: None,
+        scheduled_for: time::to_db(new.scheduled_for),
+        created_at: time::to_db(time::now()),
+        executed_at: None,
+        completed_at: None,
+        heartbeat_at: None,
+        initiated_by: new.initiated_by,
+        initiated_from: new.initiated_from,
+        trial_record: "{}".to_owned(),
+        metrics: None,
+        goals: None,
+        violations: None,
+        grafana_url: None,
+        report: None,
+    };
+    db::trials::insert(conn, &row)?;
+    Ok(row)
+}
+
+/// `POST /trial`: runs an experiment now (Kallisti's "execute"). Never touches any schedule.
+pub async fn create(db: &Db, input: TrialInput, actor: &str) -> Result<Trial> {
+    if input.initiated_from.chars().count() > MAX_INITIATED_FROM_CHARS {
+        return Err(Error::invalid(
+            "invalid_initiated_from",
+            "initiated_from",
+            format!("initiated_from is longer than {MAX_INITIATED_FROM_CHARS} characters"),
+        ));
+    }
+    let new = NewTrial {
+        experiment_id: input.experiment,
+        schedule_id: None,
+        parameters: input.parameters,
+        metadata: input.metadata,
+        ticket: input.ticket,
+        scheduled_for: time::now(),
+        initiated_by: actor.to_owned(),
+        initiated_from: input.initiated_from,
+    };
+    db.run(move |conn| {
+        let row = queue(conn, new).map_err(|e| match e.code {
+            // The experiment is named in the body, not in the path: point at the field.
+            "experiment_not_found" => Error::invalid("experiment_not_found", "experiment", e.message),
+            _ => e.with_field("experiment"),
+        })?;
+        Trial::try_from(row)
+    })
+    .await
+}
+
+fn trial_not_found(id: Uuid) -> Error {
+    Error::not_found("trial_not_found", format!("trial {id} does not exist"))
+}
+
+pub async fn find(db: &Db, id: Uuid) -> Result<Trial> {
+    db.run(move |conn| db::trials::find(conn, &id.to_string())?.ok_or_else(|| trial_not_found(id))?.try_into())
+        .await
+}
+
+pub async fn list(db: &Db, filter: TrialFilter, page: PageRequest) -> Result<Page<Trial>> {
+    db.run(move |conn| db::trials::list(conn, &filter, &page)?.map(Trial::try_from)).await
+}
+
+/// `PUT /trial/{id}/stop`. A `Scheduled` trial becomes `Stopped` without running; an `In Progress` one becomes
+/// `Stop Initiated` and the worker stops it. Stopping a trial that is already stopping changes nothing; a
+/// finished trial cannot be stopped.
+pub async fn stop(db: &Db, id: Uuid) -> Result<Trial> {
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let key = id.to_string();
+            let now = time::to_db(time::now());
+            let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
+            let status = TrialStatus::parse(&row.status)?;
+            let moved = match status {
+                TrialStatus::Scheduled => db::trials::transition(
+                    conn,
+                    &key,
+                    status,
+                    TrialStatus::Stopped,
+                    "stopped before it started",
+                    now,
+                )?,
+                TrialStatus::InProgress => db::trials::transition(
+                    conn,
+                    &key,
+                    status,
+                    TrialStatus::StopInitiated,
+                    "stop requested",
+                    now,
+                )?,
+                TrialStatus::StopInitiated => true,
+                finished => {
+                    return Err(Error::conflict(
+                        "trial_already_finished",
+                        format!("trial {id} already ended with status '{}'; it cannot be stopped", finished.as_str()),
+                    ));
+                }
+            };
+            if !moved {
+                // The worker changed the status between our read and our write (PostgreSQL only: SQLite's
+                // write transaction excludes that). The caller may retry and will see the new state.
+                return Err(Error::conflict("concurrent_update", format!("trial {id} changed status meanwhile; retry")));
+            }
+            db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?.try_into()
+        })
+    })
+    .await
+}
