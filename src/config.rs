@@ -118,8 +118,9 @@ fn parse_body_limit(text: &str) -> anyhow::Result<usize> {
 
 /// Checks the `ERIS_LOG` filter (tracing's `EnvFilter` syntax, e.g. `info,eris=debug`).
 pub fn log_filter(text: &str) -> anyhow::Result<tracing_subscriber::EnvFilter> {
-    tracing_subscriber::EnvFilter::try_new(text)
-        .map_err(|e| anyhow::anyhow!("ERIS_LOG (--log): '{text}' is not a log filter such as 'info' or 'info,eris=debug': {e}"))
+    tracing_subscriber::EnvFilter::try_new(text).map_err(|e| {
+        anyhow::anyhow!("ERIS_LOG (--log): '{text}' is not a log filter such as 'info' or 'info,eris=debug': {e}")
+    })
 }
 
 #[cfg(test)]
@@ -152,7 +153,9 @@ mod tests {
         assert!(error(serve_args(DEFAULT_BIND, "lots", None)).starts_with("ERIS_MAX_BODY_BYTES"));
         assert!(error(serve_args(DEFAULT_BIND, "10", None)).starts_with("ERIS_MAX_BODY_BYTES"));
         assert!(error(serve_args(DEFAULT_BIND, "1048576", Some("mysql://x"))).starts_with("DATABASE_URL"));
-        assert!(error(serve_args(DEFAULT_BIND, "1048576", Some("sqlite:///no/such/dir/e.db"))).starts_with("DATABASE_URL"));
+        assert!(
+            error(serve_args(DEFAULT_BIND, "1048576", Some("sqlite:///no/such/dir/e.db"))).starts_with("DATABASE_URL")
+        );
         assert!(log_filter("info,eris=loud").unwrap_err().to_string().starts_with("ERIS_LOG"));
     }
 

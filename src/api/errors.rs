@@ -1,8 +1,8 @@
 //! The JSON error body and how eris's errors become HTTP responses.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoResponses, ToSchema};
 

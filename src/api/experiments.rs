@@ -1,8 +1,8 @@
 //! `/api/v1/experiment`: thin handlers over [`crate::experiments`].
 
+use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -78,7 +78,10 @@ async fn create_experiment(
 /// Read an experiment, archived ones included.
 #[utoipa::path(get, path = "/api/v1/experiment/{experiment_id}", tag = "experiments", params(ExperimentPath),
     responses((status = 200, description = "The experiment.", body = Experiment), CommonErrors, NotFoundError))]
-async fn find_experiment(State(state): State<AppState>, ApiPath(path): ApiPath<ExperimentPath>) -> ApiResult<Json<Experiment>> {
+async fn find_experiment(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<ExperimentPath>,
+) -> ApiResult<Json<Experiment>> {
     Ok(Json(experiments::find(&state.db, path.experiment_id).await?))
 }
 
@@ -112,7 +115,10 @@ async fn update_experiment(
 /// trials stay readable. Archiving twice is harmless.
 #[utoipa::path(delete, path = "/api/v1/experiment/{experiment_id}", tag = "experiments", params(ExperimentPath),
     responses((status = 204, description = "Archived."), CommonErrors, NotFoundError))]
-async fn delete_experiment(State(state): State<AppState>, ApiPath(path): ApiPath<ExperimentPath>) -> ApiResult<StatusCode> {
+async fn delete_experiment(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<ExperimentPath>,
+) -> ApiResult<StatusCode> {
     let archived = experiments::archive(&state.db, path.experiment_id).await?;
     tracing::info!(
         experiment = %path.experiment_id,
@@ -126,7 +132,10 @@ async fn delete_experiment(State(state): State<AppState>, ApiPath(path): ApiPath
 /// Delete an experiment for good, with its schedules and all its trials. Refused while one of its trials runs.
 #[utoipa::path(post, path = "/api/v1/experiment/{experiment_id}/purge", tag = "experiments", params(ExperimentPath),
     responses((status = 204, description = "Purged."), CommonErrors, NotFoundError, ConflictError))]
-async fn purge_experiment(State(state): State<AppState>, ApiPath(path): ApiPath<ExperimentPath>) -> ApiResult<StatusCode> {
+async fn purge_experiment(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<ExperimentPath>,
+) -> ApiResult<StatusCode> {
     experiments::purge(&state.db, path.experiment_id).await?;
     tracing::warn!(experiment = %path.experiment_id, "experiment purged with its schedules and trials");
     Ok(StatusCode::NO_CONTENT)

@@ -26,6 +26,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             ));
         }
         let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        // serde would also read a struct from a JSON array, by position; every eris body is an object.
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') | None => {}
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    "the body must be a JSON object",
+                    None,
+                ));
+            }
+        }
         parse_json(&bytes).map(Self)
     }
 }
@@ -45,7 +57,12 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
             None,
         );
     }
-    ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", format!("the request body could not be read: {rejection}"), None)
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "unreadable_body",
+        format!("the request body could not be read: {rejection}"),
+        None,
+    )
 }
 
 /// Parses JSON, naming the field at fault in the error.
@@ -55,7 +72,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {inner}"), None);
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("the body is not valid JSON: {inner}"),
+                None,
+            );
         }
         invalid_field("invalid_body", &path, &inner.to_string())
     })?;
@@ -72,6 +94,8 @@ fn invalid_field(code: &str, path: &str, message: &str) -> ApiError {
         .and_then(|rest| rest.split('`').next());
     let field = match (path, named) {
         (".", Some(name)) => name.to_owned(),
+        // For unknown fields serde_path_to_error's path already ends with the name.
+        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path.to_owned(),
         (parent, Some(name)) => format!("{parent}.{name}"),
         (".", None) => String::new(),
         (path, None) => path.to_owned(),
@@ -167,8 +191,14 @@ mod tests {
         assert_eq!(error_for(r#"{"inner": []}"#), ("invalid_body".into(), Some("name".into())));
         assert_eq!(error_for(r#"{"name": 1, "inner": []}"#), ("invalid_body".into(), Some("name".into())));
         assert_eq!(error_for(r#"{"name": "a", "inner": [], "x": 1}"#), ("invalid_body".into(), Some("x".into())));
-        assert_eq!(error_for(r#"{"name": "a", "inner": [{"count": -1}]}"#), ("invalid_body".into(), Some("inner[0].count".into())));
-        assert_eq!(error_for(r#"{"name": "a", "inner": [{}]}"#), ("invalid_body".into(), Some("inner[0].count".into())));
+        assert_eq!(
+            error_for(r#"{"name": "a", "inner": [{"count": -1}]}"#),
+            ("invalid_body".into(), Some("inner[0].count".into()))
+        );
+        assert_eq!(
+            error_for(r#"{"name": "a", "inner": [{}]}"#),
+            ("invalid_body".into(), Some("inner[0].count".into()))
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `/health` and `/ready`, outside `/api/v1`, for load balancers and Kubernetes probes.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -9,10 +9,10 @@ mod pagination;
 mod schedules;
 mod trials;
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
-use axum::Router;
 use tower::ServiceExt as _;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;

@@ -1,8 +1,8 @@
 //! `/api/v1/experiment/{experiment_id}/schedule`: thin handlers over [`crate::schedules`].
 
+use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,9 +17,12 @@ use super::{ANONYMOUS, AppState};
 use crate::schedules::{self, Change, Schedule, ScheduleInput, SchedulePatch};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_schedules, create_schedule))
-        .routes(routes!(find_schedule, replace_schedule, update_schedule, delete_schedule))
+    OpenApiRouter::new().routes(routes!(list_schedules, create_schedule)).routes(routes!(
+        find_schedule,
+        replace_schedule,
+        update_schedule,
+        delete_schedule
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -78,7 +81,10 @@ async fn create_schedule(
 #[utoipa::path(get, path = "/api/v1/experiment/{experiment_id}/schedule/{schedule_id}", tag = "schedules",
     params(SchedulePath),
     responses((status = 200, description = "The schedule.", body = Schedule), CommonErrors, NotFoundError))]
-async fn find_schedule(State(state): State<AppState>, ApiPath(path): ApiPath<SchedulePath>) -> ApiResult<Json<Schedule>> {
+async fn find_schedule(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<SchedulePath>,
+) -> ApiResult<Json<Schedule>> {
     Ok(Json(schedules::find(&state.db, path.experiment_id, path.schedule_id).await?))
 }
 

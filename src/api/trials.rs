@@ -1,8 +1,8 @@
 //! `/api/v1/trial`: thin handlers over [`crate::trials`]. Trials cannot be edited or deleted.
 
+use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -92,7 +92,10 @@ async fn list_trials(
 /// Run an experiment now: queues a trial with status `Scheduled`. Never touches any schedule.
 #[utoipa::path(post, path = "/api/v1/trial", tag = "trials", request_body = TrialInput,
     responses((status = 201, description = "The queued trial.", body = Trial), CommonErrors, ConflictError, BodyErrors))]
-async fn create_trial(State(state): State<AppState>, JsonBody(input): JsonBody<TrialInput>) -> ApiResult<(StatusCode, Json<Trial>)> {
+async fn create_trial(
+    State(state): State<AppState>,
+    JsonBody(input): JsonBody<TrialInput>,
+) -> ApiResult<(StatusCode, Json<Trial>)> {
     let trial = trials::create(&state.db, input, ANONYMOUS).await?;
     Ok((StatusCode::CREATED, Json(trial)))
 }

@@ -76,8 +76,7 @@ pub fn establish(url: &DatabaseUrl) -> ConnectionResult<DbConnection> {
         DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url).map(DbConnection::Postgres),
         DatabaseUrl::Sqlite(path) => {
             let mut conn = diesel::SqliteConnection::establish(path)?;
-            conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)
-                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            conn.batch_execute(SQLITE_CONNECTION_PRAGMAS).map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
             Ok(DbConnection::Sqlite(conn))
         }
     }

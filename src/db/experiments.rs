@@ -23,19 +23,13 @@ pub fn insert(conn: &mut DbConnection, row: &ExperimentRow) -> Result<()> {
 
 /// Any experiment, archived or not: trials and audits refer to archived ones too.
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<ExperimentRow>> {
-    Ok(experiments::table
-        .find(id)
-        .select(ExperimentRow::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(experiments::table.find(id).select(ExperimentRow::as_select()).first(conn).optional()?)
 }
 
 /// Experiments that are not archived, oldest first.
 pub fn list(conn: &mut DbConnection, filter: &ExperimentFilter, page: &PageRequest) -> Result<Page<ExperimentRow>> {
-    let mut query = experiments::table
-        .select(ExperimentRow::as_select())
-        .filter(experiments::archived_at.is_null())
-        .into_boxed();
+    let mut query =
+        experiments::table.select(ExperimentRow::as_select()).filter(experiments::archived_at.is_null()).into_boxed();
     if let Some(from) = filter.created_from {
         query = query.filter(experiments::created_at.ge(from));
     }
@@ -75,9 +69,7 @@ pub fn archive(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<
         .execute(conn)?;
     let schedules_deleted = diesel::delete(schedules::table.filter(schedules::experiment_id.eq(id))).execute(conn)?;
     let trials_stopped = diesel::update(
-        trials::table
-            .filter(trials::experiment_id.eq(id))
-            .filter(trials::status.eq(TrialStatus::Scheduled.as_str())),
+        trials::table.filter(trials::experiment_id.eq(id)).filter(trials::status.eq(TrialStatus::Scheduled.as_str())),
     )
     .set((
         trials::status.eq(TrialStatus::Stopped.as_str()),

@@ -49,11 +49,17 @@ impl Db {
     pub fn connect(url: DatabaseUrl, options: PoolOptions) -> anyhow::Result<Self> {
         // Fail fast with the real error: r2d2 would only report a timeout.
         establish(&url).map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", url.display()))?;
+        Ok(Self::lazy(url, options))
+    }
+
+    /// Builds the pool without connecting; connections are opened when first needed.
+    pub fn lazy(url: DatabaseUrl, options: PoolOptions) -> Self {
         let pool = Pool::builder()
             .max_size(options.max_size)
+            .min_idle(Some(0))
             .connection_timeout(options.connection_timeout)
-            .build(connection::Manager::new(url.clone()))?;
-        Ok(Self { pool, url })
+            .build_unchecked(connection::Manager::new(url.clone()));
+        Self { pool, url }
     }
 
     pub fn backend(&self) -> &'static str {

@@ -29,10 +29,7 @@ pub fn list(conn: &mut DbConnection, experiment_id: &str, page: &PageRequest) ->
         .filter(schedules::experiment_id.eq(experiment_id))
         .into_boxed();
     let rows = keyset!(query, schedules, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &ScheduleRow| Cursor {
-        created_at: row.created_at,
-        id: row.id.clone(),
-    }))
+    Ok(Page::from_rows(rows, page.limit, |row: &ScheduleRow| Cursor { created_at: row.created_at, id: row.id.clone() }))
 }
 
 /// Stores `row` if nobody changed the schedule since it was read (its `updated_at` is still `read_at`); returns
@@ -47,7 +44,7 @@ pub fn update(conn: &mut DbConnection, row: &ScheduleRow, read_at: NaiveDateTime
 }
 
 pub fn delete(conn: &mut DbConnection, experiment_id: &str, id: &str) -> Result<bool> {
-    let deleted = diesel::delete(schedules::table.find(id).filter(schedules::experiment_id.eq(experiment_id)))
-        .execute(conn)?;
+    let deleted =
+        diesel::delete(schedules::table.find(id).filter(schedules::experiment_id.eq(experiment_id))).execute(conn)?;
     Ok(deleted == 1)
 }

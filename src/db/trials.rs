@@ -25,11 +25,7 @@ pub fn insert(conn: &mut DbConnection, row: &TrialRow) -> Result<()> {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<TrialRow>> {
-    Ok(trials::table
-        .find(id)
-        .select(TrialRow::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(trials::table.find(id).select(TrialRow::as_select()).first(conn).optional()?)
 }
 
 /// Trials in the order they were queued, oldest first.
@@ -51,10 +47,7 @@ pub fn list(conn: &mut DbConnection, filter: &TrialFilter, page: &PageRequest) -
         query = query.filter(trials::created_at.lt(to));
     }
     let rows = keyset!(query, trials, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &TrialRow| Cursor {
-        created_at: row.created_at,
-        id: row.id.clone(),
-    }))
+    Ok(Page::from_rows(rows, page.limit, |row: &TrialRow| Cursor { created_at: row.created_at, id: row.id.clone() }))
 }
 
 /// The most recent `limit` trials of a schedule, oldest of them first (`schedule.trials`).
@@ -81,11 +74,7 @@ pub fn transition(
 ) -> Result<bool> {
     let completed_at = to.is_final().then_some(now);
     let updated = diesel::update(trials::table.find(id).filter(trials::status.eq(from.as_str())))
-        .set((
-            trials::status.eq(to.as_str()),
-            trials::status_reason.eq(reason),
-            trials::completed_at.eq(completed_at),
-        ))
+        .set((trials::status.eq(to.as_str()), trials::status_reason.eq(reason), trials::completed_at.eq(completed_at)))
         .execute(conn)?;
     Ok(updated == 1)
 }

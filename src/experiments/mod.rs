@@ -171,7 +171,11 @@ impl Definition {
             return Err(Error::invalid("invalid_name", "name", "name must not be empty"));
         }
         if name.chars().count() > MAX_NAME_CHARS {
-            return Err(Error::invalid("invalid_name", "name", format!("name is longer than {MAX_NAME_CHARS} characters")));
+            return Err(Error::invalid(
+                "invalid_name",
+                "name",
+                format!("name is longer than {MAX_NAME_CHARS} characters"),
+            ));
         }
         if self.description.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err(Error::invalid(
@@ -320,7 +324,10 @@ pub async fn update(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
             row.revision += 1;
             row.updated_at = time::to_db(time::now());
             if !db::experiments::update(conn, &row, read_revision)? {
-                return Err(Error::conflict("concurrent_update", format!("experiment {id} was changed meanwhile; retry")));
+                return Err(Error::conflict(
+                    "concurrent_update",
+                    format!("experiment {id} was changed meanwhile; retry"),
+                ));
             }
             Experiment::try_from(row)
         })

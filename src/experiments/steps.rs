@@ -146,9 +146,8 @@ fn check_argument(field: &str, argument: &Argument, value: &Value) -> Result<()>
     if is_template(value) {
         return Ok(());
     }
-    let wrong_type = |expected: &str| {
-        Error::invalid("invalid_argument", field, format!("'{}' must be {expected}", argument.name))
-    };
+    let wrong_type =
+        |expected: &str| Error::invalid("invalid_argument", field, format!("'{}' must be {expected}", argument.name));
     match argument.kind {
         Kind::String if !value.is_string() => return Err(wrong_type("a string")),
         Kind::Number if !value.is_number() => return Err(wrong_type("a number")),
@@ -157,9 +156,8 @@ fn check_argument(field: &str, argument: &Argument, value: &Value) -> Result<()>
     }
     match (argument.name, value) {
         ("url", Value::String(url)) => {
-            let parsed = url::Url::parse(url).map_err(|e| {
-                Error::invalid("invalid_argument", field, format!("'{url}' is not a valid URL: {e}"))
-            })?;
+            let parsed = url::Url::parse(url)
+                .map_err(|e| Error::invalid("invalid_argument", field, format!("'{url}' is not a valid URL: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(Error::invalid("invalid_argument", field, format!("'{url}' must be an http or https URL")));
             }
@@ -173,7 +171,11 @@ fn check_argument(field: &str, argument: &Argument, value: &Value) -> Result<()>
         }
         ("headers", Value::Object(headers)) => {
             if let Some((name, _)) = headers.iter().find(|(_, v)| !v.is_string() && !is_template(v)) {
-                return Err(Error::invalid("invalid_argument", format!("{field}.{name}"), "header values must be strings"));
+                return Err(Error::invalid(
+                    "invalid_argument",
+                    format!("{field}.{name}"),
+                    "header values must be strings",
+                ));
             }
         }
         ("time_in_seconds", Value::Number(n)) => check_range(field, n.as_f64(), MAX_WAIT_SECONDS, true)?,
@@ -221,7 +223,11 @@ fn validate_expectation(field: &str, expectation: &JsonObject) -> Result<()> {
     }
     if operator == "regex" && !is_template(expected) {
         let pattern = expected.as_str().ok_or_else(|| {
-            Error::invalid("invalid_expectation", format!("{field}.{path}"), "a regex expectation needs a string pattern")
+            Error::invalid(
+                "invalid_expectation",
+                format!("{field}.{path}"),
+                "a regex expectation needs a string pattern",
+            )
         })?;
         regex::Regex::new(pattern).map_err(|e| {
             Error::invalid("invalid_expectation", format!("{field}.{path}"), format!("invalid regular expression: {e}"))
@@ -260,19 +266,63 @@ mod tests {
         let cases = [
             (json!({"do": "zz.boom", "where": {}}), "unknown_action", "steps[0].do"),
             (json!({"do": "cm.wait", "where": {}}), "missing_argument", "steps[0].where.time_in_seconds"),
-            (json!({"do": "cm.wait", "where": {"time_in_seconds": "5"}}), "invalid_argument", "steps[0].where.time_in_seconds"),
-            (json!({"do": "cm.wait", "where": {"time_in_seconds": -1}}), "invalid_argument", "steps[0].where.time_in_seconds"),
-            (json!({"do": "cm.wait", "where": {"time_in_seconds": 1, "tmeout": 1}}), "unknown_argument", "steps[0].where.tmeout"),
+            (
+                json!({"do": "cm.wait", "where": {"time_in_seconds": "5"}}),
+                "invalid_argument",
+                "steps[0].where.time_in_seconds",
+            ),
+            (
+                json!({"do": "cm.wait", "where": {"time_in_seconds": -1}}),
+                "invalid_argument",
+                "steps[0].where.time_in_seconds",
+            ),
+            (
+                json!({"do": "cm.wait", "where": {"time_in_seconds": 1, "tmeout": 1}}),
+                "unknown_argument",
+                "steps[0].where.tmeout",
+            ),
             (json!({"do": "cm.http_probe", "where": {"url": "ftp://x"}}), "invalid_argument", "steps[0].where.url"),
             (json!({"do": "cm.http_probe", "where": {"url": "not a url"}}), "invalid_argument", "steps[0].where.url"),
-            (json!({"do": "cm.http_probe", "where": {"url": "http://x", "method": "FETCH"}}), "invalid_argument", "steps[0].where.method"),
-            (json!({"do": "cm.http_probe", "where": {"url": "http://x", "headers": {"A": 1}}}), "invalid_argument", "steps[0].where.headers.A"),
-            (json!({"do": "cm.http_probe", "where": {"url": "http://x", "timeout": 0}}), "invalid_argument", "steps[0].where.timeout"),
-            (json!({"do": "cm.wait", "where": {"time_in_seconds": 1}, "expect": [{"status_code": 200}]}), "invalid_expectation", "steps[0].expect[0].operator"),
-            (json!({"do": "cm.wait", "where": {"time_in_seconds": 1}, "expect": [{"operator": "like", "a": 1}]}), "invalid_expectation", "steps[0].expect[0].operator"),
-            (json!({"do": "cm.wait", "where": {"time_in_seconds": 1}, "expect": [{"operator": "eq"}]}), "invalid_expectation", "steps[0].expect[0]"),
-            (json!({"do": "cm.wait", "where": {"time_in_seconds": 1}, "expect": [{"operator": "eq", "a": 1, "b": 2}]}), "invalid_expectation", "steps[0].expect[0]"),
-            (json!({"do": "cm.wait", "where": {"time_in_seconds": 1}, "expect": [{"operator": "regex", "body": "("}]}), "invalid_expectation", "steps[0].expect[0].body"),
+            (
+                json!({"do": "cm.http_probe", "where": {"url": "http://x", "method": "FETCH"}}),
+                "invalid_argument",
+                "steps[0].where.method",
+            ),
+            (
+                json!({"do": "cm.http_probe", "where": {"url": "http://x", "headers": {"A": 1}}}),
+                "invalid_argument",
+                "steps[0].where.headers.A",
+            ),
+            (
+                json!({"do": "cm.http_probe", "where": {"url": "http://x", "timeout": 0}}),
+                "invalid_argument",
+                "steps[0].where.timeout",
+            ),
+            (
+                json!({"do": "cm.wait", "where": {"time_in_seconds": 1}, "expect": [{"status_code": 200}]}),
+                "invalid_expectation",
+                "steps[0].expect[0].operator",
+            ),
+            (
+                json!({"do": "cm.wait", "where": {"time_in_seconds": 1}, "expect": [{"operator": "like", "a": 1}]}),
+                "invalid_expectation",
+                "steps[0].expect[0].operator",
+            ),
+            (
+                json!({"do": "cm.wait", "where": {"time_in_seconds": 1}, "expect": [{"operator": "eq"}]}),
+                "invalid_expectation",
+                "steps[0].expect[0]",
+            ),
+            (
+                json!({"do": "cm.wait", "where": {"time_in_seconds": 1}, "expect": [{"operator": "eq", "a": 1, "b": 2}]}),
+                "invalid_expectation",
+                "steps[0].expect[0]",
+            ),
+            (
+                json!({"do": "cm.wait", "where": {"time_in_seconds": 1}, "expect": [{"operator": "regex", "body": "("}]}),
+                "invalid_expectation",
+                "steps[0].expect[0].body",
+            ),
         ];
         for (value, code, field) in cases {
             let error = error_of(value.clone());

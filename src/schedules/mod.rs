@@ -269,7 +269,12 @@ impl Settings {
 }
 
 /// The next instant a schedule fires after `now`, or None when it is paused or has no runs left.
-pub fn next_run(recurrence: &Recurrence, paused: bool, recurrence_left: Option<i64>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub fn next_run(
+    recurrence: &Recurrence,
+    paused: bool,
+    recurrence_left: Option<i64>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     if paused || recurrence_left.is_some_and(|left| left <= 0) {
         return None;
     }
@@ -404,7 +409,10 @@ pub async fn update(db: &Db, experiment_id: Uuid, id: Uuid, change: Change) -> R
             let read_at = row.updated_at;
             row.updated_at = time::to_db(now);
             if !db::schedules::update(conn, &row, read_at)? {
-                return Err(Error::conflict("concurrent_update", format!("schedule {id} was changed meanwhile; retry")));
+                return Err(Error::conflict(
+                    "concurrent_update",
+                    format!("schedule {id} was changed meanwhile; retry"),
+                ));
             }
             Schedule::load(conn, row)
         })

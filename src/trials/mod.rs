@@ -132,7 +132,8 @@ pub struct NewTrial {
     pub parameters: JsonObject,
     pub metadata: JsonObject,
     pub ticket: JsonObject,
-    pub scheduled_for: DateTime<Utc>,
+    /// The cron instant for a scheduled trial; None means now, when the trial is queued.
+    pub scheduled_for: Option<DateTime<Utc>>,
     pub initiated_by: String,
     pub initiated_from: String,
 }
@@ -144,6 +145,7 @@ pub fn queue(conn: &mut DbConnection, new: NewTrial) -> Result<TrialRow> {
     // Kallisti's rule: the experiment's metadata lies underneath the trial's own.
     let mut metadata = definition.metadata.clone();
     metadata.extend(new.metadata);
+    let now = time::now();
     let row = TrialRow {
         id: Uuid::new_v4().to_string(),
         experiment_id: experiment.id,
@@ -155,8 +157,8 @@ pub fn queue(conn: &mut DbConnection, new: NewTrial) -> Result<TrialRow> {
         ticket: to_text(&new.ticket),
         status: TrialStatus::Scheduled.as_str().to_owned(),
         status_reason: None,
-        scheduled_for: time::to_db(new.scheduled_for),
-        created_at: time::to_db(time::now()),
+        scheduled_for: time::to_db(new.scheduled_for.unwrap_or(now)),
+        created_at: time::to_db(now),
         executed_at: None,
         completed_at: None,
         heartbeat_at: None,
@@ -188,7 +190,7 @@ pub async fn create(db: &Db, input: TrialInput, actor: &str) -> Result<Trial> {
         parameters: input.parameters,
         metadata: input.metadata,
         ticket: input.ticket,
-        scheduled_for: time::now(),
+        scheduled_for: None,
         initiated_by: actor.to_owned(),
         initiated_from: input.initiated_from,
     };
@@ -208,8 +210,7 @@ fn trial_not_found(id: Uuid) -> Error {
 }
 
 pub async fn find(db: &Db, id: Uuid) -> Result<Trial> {
-    db.run(move |conn| db::trials::find(conn, &id.to_string())?.ok_or_else(|| trial_not_found(id))?.try_into())
-        .await
+    db.run(move |conn| db::trials::find(conn, &id.to_string())?.ok_or_else(|| trial_not_found(id))?.try_into()).await
 }
 
 pub async fn list(db: &Db, filter: TrialFilter, page: PageRequest) -> Result<Page<Trial>> {
@@ -227,22 +228,12 @@ pub async fn stop(db: &Db, id: Uuid) -> Result<Trial> {
             let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
             let status = TrialStatus::parse(&row.status)?;
             let moved = match status {
-                TrialStatus::Scheduled => db::trials::transition(
-                    conn,
-                    &key,
-                    status,
-                    TrialStatus::Stopped,
-                    "stopped before it started",
-                    now,
-                )?,
-                TrialStatus::InProgress => db::trials::transition(
-                    conn,
-                    &key,
-                    status,
-                    TrialStatus::StopInitiated,
-                    "stop requested",
-                    now,
-                )?,
+                TrialStatus::Scheduled => {
+                    db::trials::transition(conn, &key, status, TrialStatus::Stopped, "stopped before it started", now)?
+                }
+                TrialStatus::InProgress => {
+                    db::trials::transition(conn, &key, status, TrialStatus::StopInitiated, "stop requested", now)?
+                }
                 TrialStatus::StopInitiated => true,
                 finished => {
                     return Err(Error::conflict(
@@ -254,7 +245,10 @@ pub async fn stop(db: &Db, id: Uuid) -> Result<Trial> {
             if !moved {
                 // The worker changed the status between our read and our write (PostgreSQL only: SQLite's
                 // write transaction excludes that). The caller may retry and will see the new state.
-                return Err(Error::conflict("concurrent_update", format!("trial {id} changed status meanwhile; retry")));
+                return Err(Error::conflict(
+                    "concurrent_update",
+                    format!("trial {id} changed status meanwhile; retry"),
+                ));
             }
             db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?.try_into()
         })

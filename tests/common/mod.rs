@@ -1,0 +1,248 @@
+//! Test harness: the real router over a real database, one fresh database per test.
+//!
+//! Every test runs on SQLite (a temporary file) and, when `ERIS_TEST_DATABASE_URL` is set, again on PostgreSQL
+//! in a schema of its own that is dropped afterwards. When PostgreSQL is configured but unreachable the test
+//! fails: it is never skipped. Under CI (`CI` set) the variable must be set.
+
+#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use eris::api::{self, AppState};
+use eris::db::{self, DatabaseUrl, Db, PoolOptions};
+
+pub const TEST_BODY_LIMIT: usize = 64 * 1024;
+
+/// One isolated database, removed when dropped.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    SqliteDir(#[allow(dead_code, reason = "kept for its Drop")] tempfile::TempDir),
+    PostgresSchema { admin_url: String, schema: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::PostgresSchema { admin_url, schema } = &self.cleanup
+            && let Ok(mut conn) = diesel::PgConnection::establish(admin_url)
+        {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+impl TestDatabase {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("eris.db");
+        let url = DatabaseUrl::Sqlite(path.to_str().expect("UTF-8 path").to_owned());
+        db::migrate(&url).expect("SQLite migrations apply");
+        Self { url, cleanup: Cleanup::SqliteDir(dir) }
+    }
+
+    pub fn postgres(admin_url: &str) -> Self {
+        let schema = format!("eris_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = diesel::PgConnection::establish(admin_url).unwrap_or_else(|e| {
+            panic!("ERIS_TEST_DATABASE_URL is set but PostgreSQL is unreachable at {admin_url}: {e}")
+        });
+        conn.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create a test schema");
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        // libpq's `options` puts every connection of this database into the test's own schema.
+        let url = DatabaseUrl::Postgres(format!("{admin_url}{separator}options=-c%20search_path%3D{schema}"));
+        let database = Self { url, cleanup: Cleanup::PostgresSchema { admin_url: admin_url.to_owned(), schema } };
+        db::migrate(&database.url).expect("PostgreSQL migrations apply");
+        database
+    }
+
+    /// SQLite, plus PostgreSQL when `ERIS_TEST_DATABASE_URL` is set.
+    pub fn all() -> Vec<Self> {
+        let mut databases = vec![Self::sqlite()];
+        match std::env::var("ERIS_TEST_DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => databases.push(Self::postgres(url.trim())),
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("CI must run the PostgreSQL tests: set ERIS_TEST_DATABASE_URL (see .ci/run)")
+            }
+            _ => {}
+        }
+        databases
+    }
+
+    pub fn connect(&self) -> Db {
+        Db::connect(self.url.clone(), PoolOptions { max_size: 4, ..PoolOptions::default() }).expect("connect")
+    }
+}
+
+/// The HTTP application over one test database.
+pub struct TestApp {
+    pub router: Router,
+    pub db: Db,
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    pub fn new(database: TestDatabase) -> Self {
+        Self::with_db(database.connect(), database)
+    }
+
+    /// An app whose pool is `db`, which need not be `database`'s (to test a database that does not answer).
+    pub fn with_db(db: Db, database: TestDatabase) -> Self {
+        let router = api::app(AppState { db: db.clone() }, TEST_BODY_LIMIT);
+        Self { router, db, database }
+    }
+
+    /// One app per backend under test.
+    pub fn all() -> Vec<Self> {
+        TestDatabase::all().into_iter().map(Self::new).collect()
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.database.url.backend()
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.expect("the router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("a body").to_bytes();
+        TestResponse { status, headers, body: bytes.to_vec() }
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        let body = match body {
+            Some(value) => {
+                builder = builder.header("content-type", "application/json");
+                Body::from(serde_json::to_vec(value).expect("JSON"))
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).expect("a request")).await
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(content_type) = content_type {
+            builder = builder.header("content-type", content_type);
+        }
+        self.send(builder.body(body.into()).expect("a request")).await
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> TestResponse {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> TestResponse {
+        self.request(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> TestResponse {
+        self.request(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    /// Creates an experiment from `body` and returns it.
+    pub async fn create_experiment(&self, body: Value) -> Value {
+        self.post("/api/v1/experiment", &body).await.expect_status(StatusCode::CREATED).json()
+    }
+
+    /// Creates a small valid experiment and returns its id.
+    pub async fn experiment_id(&self) -> String {
+        let experiment = self.create_experiment(sample_experiment()).await;
+        experiment["id"].as_str().expect("an id").to_owned()
+    }
+}
+
+pub fn sample_experiment() -> Value {
+    serde_json::json!({
+        "name": "Checkout survives a slow inventory",
+        "description": "probe a local health endpoint",
+        "metadata": {"team": "sre"},
+        "parameters": {"health_url": "http://127.0.0.1:8799/health"},
+        "pre_steps": [{"step": "Pre health check", "do": "cm.http_probe", "where": {"url": "{{ health_url }}"}}],
+        "steps": [
+            {"step": "Wait", "do": "cm.wait", "where": {"time_in_seconds": 1}},
+            {"step": "Health check", "do": "cm.http_probe", "where": {"url": "{{ health_url }}", "headers": {"X-Token": "abc"}},
+             "expect": [{"operator": "eq", "status_code": 200}, {"operator": "regex", "body": "(UP|RUNNING)"}]}
+        ],
+        "post_steps": [{"step": "Post check", "do": "cm.http_probe", "where": {"url": "{{ health_url }}"}}]
+    })
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    #[track_caller]
+    pub fn expect_status(self, status: StatusCode) -> Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text());
+        self
+    }
+
+    /// Asserts a JSON error with this status, code and field, and a non-empty message.
+    #[track_caller]
+    pub fn expect_error(self, status: StatusCode, code: &str, field: Option<&str>) -> Value {
+        let body = self.expect_status(status).json();
+        assert_eq!(body["code"], code, "error body: {body}");
+        assert_eq!(body["field"].as_str(), field, "error body: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "error body: {body}");
+        body
+    }
+
+    /// The `rel="next"` URL of the `Link` header.
+    pub fn next_link(&self) -> Option<String> {
+        let link = self.headers.get("link")?.to_str().ok()?;
+        let (url, rel) = link.split_once(';')?;
+        assert_eq!(rel.trim(), "rel=\"next\"");
+        Some(url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+    }
+}
+
+/// Waits until `condition` holds, polling; panics after `timeout`. For tests that wait on another process.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

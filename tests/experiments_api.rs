@@ -1,0 +1,292 @@
+//! `/api/v1/experiment`: create, read, list, replace, patch, archive and purge, and their bad inputs.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{TestApp, sample_experiment};
+use serde_json::json;
+
+#[tokio::test]
+async fn create_returns_the_experiment_at_revision_1() {
+    for app in TestApp::all() {
+        let created = app.create_experiment(sample_experiment()).await;
+        assert_eq!(created["revision"], 1, "{}", app.backend());
+        assert_eq!(created["name"], sample_experiment()["name"]);
+        assert_eq!(created["created_by"], "anonymous");
+        assert_eq!(created["archived_at"], serde_json::Value::Null);
+        // Kallisti drops `expect` from GET responses; eris keeps it.
+        assert_eq!(created["steps"][1]["expect"], sample_experiment()["steps"][1]["expect"]);
+        assert_eq!(created["steps"][0]["expect"], json!([]));
+        let id = created["id"].as_str().unwrap();
+        let read = app.get(&format!("/api/v1/experiment/{id}")).await.expect_status(StatusCode::OK).json();
+        assert_eq!(read, created);
+        let list = app.get("/api/v1/experiment").await.expect_status(StatusCode::OK).json();
+        assert_eq!(list, json!([created]));
+    }
+}
+
+#[tokio::test]
+async fn optional_fields_take_their_defaults() {
+    for app in TestApp::all() {
+        let created = app.create_experiment(json!({"name": "minimal", "steps": []})).await;
+        assert_eq!(created["description"], "");
+        assert_eq!(created["metadata"], json!({}));
+        assert_eq!(created["parameters"], json!({}));
+        assert_eq!(created["pre_steps"], json!([]));
+        assert_eq!(created["post_steps"], json!([]));
+        assert_eq!(created["misarch"], serde_json::Value::Null);
+    }
+}
+
+#[tokio::test]
+async fn put_replaces_patch_merges_and_both_bump_the_revision() {
+    for app in TestApp::all() {
+        let id = app.experiment_id().await;
+        let path = format!("/api/v1/experiment/{id}");
+        let replaced =
+            app.put(&path, &json!({"name": "renamed", "steps": []})).await.expect_status(StatusCode::OK).json();
+        assert_eq!(replaced["revision"], 2);
+        assert_eq!(replaced["name"], "renamed");
+        assert_eq!(replaced["pre_steps"], json!([]), "PUT resets what it leaves out");
+        assert_eq!(replaced["metadata"], json!({}));
+
+        let patched = app
+            .patch(&path, &json!({"description": "now described", "misarch": {"testName": "t"}}))
+            .await
+            .expect_status(StatusCode::OK)
+            .json();
+        assert_eq!(patched["revision"], 3);
+        assert_eq!(patched["name"], "renamed", "PATCH keeps what it leaves out");
+        assert_eq!(patched["description"], "now described");
+        assert_eq!(patched["misarch"], json!({"testName": "t"}));
+        assert!(patched["updated_at"].as_str() > replaced["updated_at"].as_str());
+        assert_eq!(patched["created_at"], replaced["created_at"]);
+
+        let cleared = app.patch(&path, &json!({"misarch": null})).await.expect_status(StatusCode::OK).json();
+        assert_eq!(cleared["misarch"], serde_json::Value::Null);
+        assert_eq!(cleared["revision"], 4);
+
+        let unchanged = app.patch(&path, &json!({})).await.expect_status(StatusCode::OK).json();
+        assert_eq!(unchanged["revision"], 5, "every update bumps the revision");
+    }
+}
+
+#[tokio::test]
+async fn bad_definitions_are_rejected_with_the_field_named() {
+    for app in TestApp::all() {
+        let cases = [
+            (json!({"steps": []}), "invalid_body", "name"),
+            (json!({"name": "x"}), "invalid_body", "steps"),
+            (json!({"name": "  ", "steps": []}), "invalid_name", "name"),
+            (json!({"name": "x".repeat(201), "steps": []}), "invalid_name", "name"),
+            (json!({"name": 7, "steps": []}), "invalid_body", "name"),
+            (json!({"name": "x", "steps": {}}), "invalid_body", "steps"),
+            (json!({"name": "x", "steps": [], "colour": "red"}), "invalid_body", "colour"),
+            (json!({"name": "x", "steps": [{"do": "cm.wait", "where": "now"}]}), "invalid_body", "steps[0].where"),
+            (
+                json!({"name": "x", "steps": [{"do": "cm.wait", "where": {"time_in_seconds": 1}, "with": 1}]}),
+                "invalid_body",
+                "steps[0].with",
+            ),
+            (json!({"name": "x", "steps": [{"where": {}}]}), "invalid_body", "steps[0].do"),
+            (
+                json!({"name": "x", "steps": [], "post_steps": [{"do": "zz.boom", "where": {}}]}),
+                "unknown_action",
+                "post_steps[0].do",
+            ),
+            (
+                json!({"name": "x", "steps": [], "pre_steps": [{"do": "cm.http_probe", "where": {}}]}),
+                "missing_argument",
+                "pre_steps[0].where.url",
+            ),
+            (json!({"name": "x", "steps": [], "metadata": []}), "invalid_body", "metadata"),
+            (json!({"name": "x", "steps": [], "misarch": "yes"}), "invalid_body", "misarch"),
+        ];
+        for (body, code, field) in cases {
+            let response = app.post("/api/v1/experiment", &body).await;
+            response.expect_error(StatusCode::BAD_REQUEST, code, Some(field));
+        }
+        let id = app.experiment_id().await;
+        app.patch(&format!("/api/v1/experiment/{id}"), &json!({"steps": [{"do": "cm.nap", "where": {}}]}))
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "unknown_action", Some("steps[0].do"));
+        app.put(&format!("/api/v1/experiment/{id}"), &json!({"name": "x"})).await.expect_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            Some("steps"),
+        );
+        let unchanged = app.get(&format!("/api/v1/experiment/{id}")).await.json();
+        assert_eq!(unchanged["revision"], 1, "a rejected update changes nothing");
+    }
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ids_are_named() {
+    for app in TestApp::all() {
+        let unknown = uuid::Uuid::new_v4();
+        for response in [
+            app.get(&format!("/api/v1/experiment/{unknown}")).await,
+            app.put(&format!("/api/v1/experiment/{unknown}"), &sample_experiment()).await,
+            app.patch(&format!("/api/v1/experiment/{unknown}"), &json!({})).await,
+            app.delete(&format!("/api/v1/experiment/{unknown}")).await,
+            app.post(&format!("/api/v1/experiment/{unknown}/purge"), &json!({})).await,
+        ] {
+            response.expect_error(StatusCode::NOT_FOUND, "experiment_not_found", None);
+        }
+        app.get("/api/v1/experiment/not-a-uuid").await.expect_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_path_parameter",
+            Some("experiment_id"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn delete_archives_stops_queued_trials_and_deletes_schedules() {
+    for app in TestApp::all() {
+        let id = app.experiment_id().await;
+        let other = app.experiment_id().await;
+        let path = format!("/api/v1/experiment/{id}");
+        let schedule = app
+            .post(&format!("{path}/schedule"), &json!({"recurrence_pattern": "@daily"}))
+            .await
+            .expect_status(StatusCode::CREATED)
+            .json();
+        let trial =
+            app.post("/api/v1/trial", &json!({"experiment": id})).await.expect_status(StatusCode::CREATED).json();
+        let other_trial = app.post("/api/v1/trial", &json!({"experiment": other})).await.json();
+
+        app.delete(&path).await.expect_status(StatusCode::NO_CONTENT);
+
+        let listed = app.get("/api/v1/experiment").await.json();
+        let listed_ids: Vec<_> = listed.as_array().unwrap().iter().map(|e| e["id"].clone()).collect();
+        assert_eq!(listed_ids, vec![json!(other)], "an archived experiment leaves the list");
+        let archived = app.get(&path).await.expect_status(StatusCode::OK).json();
+        assert!(archived["archived_at"].is_string(), "still readable by id");
+
+        let stopped = app.get(&format!("/api/v1/trial/{}", trial["id"].as_str().unwrap())).await.json();
+        assert_eq!(stopped["status"], "Stopped");
+        assert!(stopped["completed_at"].is_string());
+        let untouched = app.get(&format!("/api/v1/trial/{}", other_trial["id"].as_str().unwrap())).await.json();
+        assert_eq!(untouched["status"], "Scheduled", "other experiments' trials are not touched");
+
+        app.get(&format!("{path}/schedule/{}", schedule["id"].as_str().unwrap())).await.expect_error(
+            StatusCode::NOT_FOUND,
+            "schedule_not_found",
+            None,
+        );
+        assert_eq!(app.get(&format!("{path}/schedule")).await.json(), json!([]));
+
+        // Archived: readable, not changeable or runnable; archiving again is harmless.
+        app.patch(&path, &json!({"name": "again"})).await.expect_error(
+            StatusCode::CONFLICT,
+            "experiment_archived",
+            None,
+        );
+        app.post(&format!("{path}/schedule"), &json!({"recurrence_pattern": "@daily"})).await.expect_error(
+            StatusCode::CONFLICT,
+            "experiment_archived",
+            None,
+        );
+        app.post("/api/v1/trial", &json!({"experiment": id})).await.expect_error(
+            StatusCode::CONFLICT,
+            "experiment_archived",
+            Some("experiment"),
+        );
+        app.delete(&path).await.expect_status(StatusCode::NO_CONTENT);
+    }
+}
+
+#[tokio::test]
+async fn purge_removes_the_experiment_its_schedules_and_trials() {
+    for app in TestApp::all() {
+        let id = app.experiment_id().await;
+        let kept = app.experiment_id().await;
+        let path = format!("/api/v1/experiment/{id}");
+        app.post(&format!("{path}/schedule"), &json!({"recurrence_pattern": "@daily"}))
+            .await
+            .expect_status(StatusCode::CREATED);
+        let trial = app.post("/api/v1/trial", &json!({"experiment": id})).await.json();
+        let kept_trial = app.post("/api/v1/trial", &json!({"experiment": kept})).await.json();
+
+        app.post(&format!("{path}/purge"), &json!({})).await.expect_status(StatusCode::NO_CONTENT);
+
+        app.get(&path).await.expect_error(StatusCode::NOT_FOUND, "experiment_not_found", None);
+        app.get(&format!("/api/v1/trial/{}", trial["id"].as_str().unwrap())).await.expect_error(
+            StatusCode::NOT_FOUND,
+            "trial_not_found",
+            None,
+        );
+        app.get(&format!("/api/v1/trial/{}", kept_trial["id"].as_str().unwrap())).await.expect_status(StatusCode::OK);
+        let remaining = app.get("/api/v1/trial").await.json();
+        assert_eq!(remaining.as_array().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn purge_is_refused_while_a_trial_runs() {
+    for app in TestApp::all() {
+        let id = app.experiment_id().await;
+        let trial = app.post("/api/v1/trial", &json!({"experiment": id})).await.json();
+        let trial_id = trial["id"].as_str().unwrap().to_owned();
+        app.db
+            .run(move |conn| {
+                let now = eris::time::to_db(eris::time::now());
+                let moved = eris::db::trials::transition(
+                    conn,
+                    &trial_id,
+                    eris::trials::TrialStatus::Scheduled,
+                    eris::trials::TrialStatus::InProgress,
+                    "running",
+                    now,
+                )?;
+                assert!(moved);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        app.post(&format!("/api/v1/experiment/{id}/purge"), &json!({})).await.expect_error(
+            StatusCode::CONFLICT,
+            "trial_in_progress",
+            None,
+        );
+        app.get(&format!("/api/v1/experiment/{id}")).await.expect_status(StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn lists_page_through_every_experiment_once_in_creation_order() {
+    for app in TestApp::all() {
+        let mut created = Vec::new();
+        for n in 0..7 {
+            let experiment = app.create_experiment(json!({"name": format!("e{n}"), "steps": []})).await;
+            created.push(experiment["id"].clone());
+        }
+        let mut seen = Vec::new();
+        let mut next = Some("/api/v1/experiment?limit=3".to_owned());
+        let mut pages = 0;
+        while let Some(url) = next {
+            let response = app.get(&url).await.expect_status(StatusCode::OK);
+            next = response.next_link();
+            let page = response.json();
+            assert!(page.as_array().unwrap().len() <= 3);
+            seen.extend(page.as_array().unwrap().iter().map(|e| e["id"].clone()));
+            pages += 1;
+        }
+        assert_eq!(seen, created, "{}", app.backend());
+        assert_eq!(pages, 3);
+
+        // Time filters: `from` is inclusive, `to` exclusive.
+        let all = app.get("/api/v1/experiment?limit=1000").await.json();
+        let third = all[2]["created_at"].as_str().unwrap().to_owned();
+        let from = app.get(&format!("/api/v1/experiment?from={third}")).await.json();
+        assert_eq!(from.as_array().unwrap().len(), 5);
+        let to = app.get(&format!("/api/v1/experiment?to={third}")).await.json();
+        assert_eq!(to.as_array().unwrap().len(), 2);
+        app.get("/api/v1/experiment?from=yesterday").await.expect_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_query_parameter",
+            Some("from"),
+        );
+    }
+}
