@@ -48,7 +48,7 @@ impl Db {
     /// Opens the pool. Fails when no connection can be made, with the backend's own reason.
     pub fn connect(url: DatabaseUrl, options: PoolOptions) -> anyhow::Result<Self> {
         // Fail fast with the real error: r2d2 would only report a timeout.
-        establish(&url).map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", url.display()))?;
+        establish(&url).map_err(|e| anyhow::anyhow!("DATABASE_URL: cannot connect to {}: {e}", url.display()))?;
         Ok(Self::lazy(url, options))
     }
 
@@ -95,7 +95,8 @@ impl Db {
 
 /// Applies the pending migrations of the connection's backend and returns their names.
 pub fn migrate(url: &DatabaseUrl) -> anyhow::Result<Vec<String>> {
-    let mut conn = establish(url).map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", url.display()))?;
+    let mut conn =
+        establish(url).map_err(|e| anyhow::anyhow!("DATABASE_URL: cannot connect to {}: {e}", url.display()))?;
     let migrations = match &mut conn {
         DbConnection::Postgres(_) => POSTGRES_MIGRATIONS,
         DbConnection::Sqlite(sqlite) => {
