@@ -26,3 +26,15 @@ where
 {
     serde::Deserialize::deserialize(deserializer).map(Some)
 }
+
+/// For PATCH: each field the patch gives (`Some`) replaces the same field of the target. The patch is taken apart
+/// exhaustively, so a field added to the patch type and forgotten here does not compile.
+macro_rules! apply_patch {
+    ($patch:expr => $target:expr; $patch_type:ident { $($field:ident),+ $(,)? }) => {{
+        let $patch_type { $($field),+ } = $patch;
+        $(if let Some(value) = $field {
+            $target.$field = value;
+        })+
+    }};
+}
+pub(crate) use apply_patch;

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::errors::{ApiResult, BodyErrors, CommonErrors, ConflictError, NotFoundError};
 use super::extract::{ApiPath, ApiQuery, JsonBody};
-use super::pagination::{link_headers, page_request};
+use super::pagination::{PageResponse, page_request};
 use super::{ANONYMOUS, AppState};
 use crate::db::experiments::ExperimentFilter;
 use crate::experiments::{self, Change, Experiment, ExperimentInput, ExperimentPatch};
@@ -57,11 +57,11 @@ async fn list_experiments(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     ApiQuery(query): ApiQuery<ExperimentListQuery>,
-) -> ApiResult<(HeaderMap, Json<Vec<Experiment>>)> {
+) -> ApiResult<PageResponse<Experiment>> {
     let page = page_request(query.limit, query.cursor.as_deref())?;
     let filter = ExperimentFilter { created_from: query.from.map(time::to_db), created_to: query.to.map(time::to_db) };
     let page = experiments::list(&state.db, filter, page).await?;
-    Ok((link_headers(&uri, page.next.as_ref()), Json(page.items)))
+    Ok(PageResponse { uri, page })
 }
 
 /// Create an experiment.

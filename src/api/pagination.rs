@@ -1,10 +1,13 @@
 //! `limit` and `cursor` query parameters, and the `Link` header that points at the next page.
 
+use axum::Json;
 use axum::http::header::LINK;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
 use super::errors::ApiError;
-use crate::db::page::{Cursor, PageRequest};
+use crate::db::page::{Cursor, Page, PageRequest};
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
@@ -35,8 +38,20 @@ pub fn page_request(limit: Option<i64>, cursor: Option<&str>) -> Result<PageRequ
     Ok(PageRequest { limit, after })
 }
 
+/// A page as a response: the items as a JSON array, and the next page's URL in the `Link` header.
+pub struct PageResponse<T> {
+    pub uri: Uri,
+    pub page: Page<T>,
+}
+
+impl<T: Serialize> IntoResponse for PageResponse<T> {
+    fn into_response(self) -> Response {
+        (link_headers(&self.uri, self.page.next.as_ref()), Json(self.page.items)).into_response()
+    }
+}
+
 /// `Link: <…?cursor=…>; rel="next"` when there is a next page: the same request with the new cursor.
-pub fn link_headers(uri: &Uri, next: Option<&Cursor>) -> HeaderMap {
+fn link_headers(uri: &Uri, next: Option<&Cursor>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let Some(next) = next else { return headers };
     let mut query = form_urlencoded::Serializer::new(String::new());

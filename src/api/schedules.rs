@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::errors::{ApiResult, BodyErrors, CommonErrors, ConflictError, NotFoundError};
 use super::experiments::ExperimentPath;
 use super::extract::{ApiPath, ApiQuery, JsonBody};
-use super::pagination::{link_headers, page_request};
+use super::pagination::{PageResponse, page_request};
 use super::{ANONYMOUS, AppState};
 use crate::schedules::{self, Change, Schedule, ScheduleInput, SchedulePatch};
 
@@ -57,10 +57,10 @@ async fn list_schedules(
     OriginalUri(uri): OriginalUri,
     ApiPath(path): ApiPath<ExperimentPath>,
     ApiQuery(query): ApiQuery<ScheduleListQuery>,
-) -> ApiResult<(HeaderMap, Json<Vec<Schedule>>)> {
+) -> ApiResult<PageResponse<Schedule>> {
     let page = page_request(query.limit, query.cursor.as_deref())?;
     let page = schedules::list(&state.db, path.experiment_id, page).await?;
-    Ok((link_headers(&uri, page.next.as_ref()), Json(page.items)))
+    Ok(PageResponse { uri, page })
 }
 
 /// Create a schedule: the experiment runs by itself on a cron pattern.

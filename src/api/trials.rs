@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::errors::{ApiError, ApiResult, BodyErrors, CommonErrors, ConflictError, NotFoundError};
 use super::extract::{ApiPath, ApiQuery, JsonBody};
-use super::pagination::{link_headers, page_request};
+use super::pagination::{PageResponse, page_request};
 use super::{ANONYMOUS, AppState};
 use crate::db::trials::TrialFilter;
 use crate::time;
@@ -76,7 +76,7 @@ async fn list_trials(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     ApiQuery(query): ApiQuery<TrialListQuery>,
-) -> ApiResult<(HeaderMap, Json<Vec<Trial>>)> {
+) -> ApiResult<PageResponse<Trial>> {
     let page = page_request(query.limit, query.cursor.as_deref())?;
     let filter = TrialFilter {
         experiment_id: query.experiment.map(|id| id.to_string()),
@@ -86,7 +86,7 @@ async fn list_trials(
         created_to: query.to.map(time::to_db),
     };
     let page = trials::list(&state.db, filter, page).await?;
-    Ok((link_headers(&uri, page.next.as_ref()), Json(page.items)))
+    Ok(PageResponse { uri, page })
 }
 
 /// Run an experiment now: queues a trial with status `Scheduled`. Never touches any schedule.

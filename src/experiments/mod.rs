@@ -13,7 +13,7 @@ use crate::db::experiments::{Archived, ExperimentFilter};
 use crate::db::page::{Page, PageRequest};
 use crate::db::{self, Db, ExperimentRow, write_transaction};
 use crate::error::{Error, Result};
-use crate::json::{from_optional_text, from_text, to_text};
+use crate::json::{apply_patch, from_optional_text, from_text, to_text};
 use crate::time;
 
 const MAX_NAME_CHARS: usize = 200;
@@ -135,31 +135,9 @@ impl From<ExperimentInput> for Definition {
 
 impl ExperimentPatch {
     fn apply(self, definition: &mut Definition) {
-        let Self { name, description, metadata, parameters, pre_steps, steps, post_steps, misarch } = self;
-        if let Some(name) = name {
-            definition.name = name;
-        }
-        if let Some(description) = description {
-            definition.description = description;
-        }
-        if let Some(metadata) = metadata {
-            definition.metadata = metadata;
-        }
-        if let Some(parameters) = parameters {
-            definition.parameters = parameters;
-        }
-        if let Some(pre_steps) = pre_steps {
-            definition.pre_steps = pre_steps;
-        }
-        if let Some(steps) = steps {
-            definition.steps = steps;
-        }
-        if let Some(post_steps) = post_steps {
-            definition.post_steps = post_steps;
-        }
-        if let Some(misarch) = misarch {
-            definition.misarch = misarch;
-        }
+        apply_patch!(self => definition; ExperimentPatch {
+            name, description, metadata, parameters, pre_steps, steps, post_steps, misarch,
+        });
     }
 }
 

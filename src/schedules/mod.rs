@@ -10,7 +10,7 @@ use crate::db::page::{Page, PageRequest};
 use crate::db::{self, Db, DbConnection, ScheduleRow, TrialBrief, write_transaction};
 use crate::error::{Error, Result};
 use crate::experiments::{self, JsonObject, parse_id};
-use crate::json::{from_text, to_text};
+use crate::json::{apply_patch, from_text, to_text};
 use crate::time;
 use crate::trials::TrialStatus;
 
@@ -204,26 +204,10 @@ impl Settings {
     }
 
     fn merge(mut self, patch: SchedulePatch) -> Self {
-        let SchedulePatch {
-            recurrence_pattern,
-            timezone,
-            recurrence_count,
-            metadata,
-            parameters,
-            ticket,
-            paused,
-            misfire_policy,
+        apply_patch!(patch => self; SchedulePatch {
+            recurrence_pattern, timezone, recurrence_count, metadata, parameters, ticket, paused, misfire_policy,
             concurrency_policy,
-        } = patch;
-        self.recurrence_pattern = recurrence_pattern.unwrap_or(self.recurrence_pattern);
-        self.timezone = timezone.unwrap_or(self.timezone);
-        self.recurrence_count = recurrence_count.unwrap_or(self.recurrence_count);
-        self.metadata = metadata.unwrap_or(self.metadata);
-        self.parameters = parameters.unwrap_or(self.parameters);
-        self.ticket = ticket.unwrap_or(self.ticket);
-        self.paused = paused.unwrap_or(self.paused);
-        self.misfire_policy = misfire_policy.unwrap_or(self.misfire_policy);
-        self.concurrency_policy = concurrency_policy.unwrap_or(self.concurrency_policy);
+        });
         self
     }
 
