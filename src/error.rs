@@ -28,6 +28,9 @@ pub struct Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The code of an insert that broke a uniqueness constraint.
+pub const DUPLICATE: &str = "duplicate";
+
 impl Error {
     pub fn invalid(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
         Self { kind: ErrorKind::Invalid, code, message: message.into(), field: Some(field.into()) }
@@ -72,6 +75,10 @@ impl From<diesel::result::Error> for Error {
         use diesel::result::{DatabaseErrorKind, Error as D};
         match &error {
             D::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::unavailable(error.to_string()),
+            // The scheduler relies on this to tell a fire another replica already made.
+            D::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Self::conflict(DUPLICATE, format!("already exists: {}", info.message()))
+            }
             // SQLite reports lock contention that outlasted the busy timeout this way.
             D::DatabaseError(_, info) if info.message().contains("database is locked") => {
                 Self::unavailable("the database is busy; try again")

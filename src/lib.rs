@@ -11,6 +11,8 @@ pub mod db;
 pub mod error;
 pub mod experiments;
 mod json;
+pub mod scheduler;
 pub mod schedules;
 pub mod time;
 pub mod trials;
+pub mod wakeups;

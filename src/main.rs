@@ -79,7 +79,7 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.bind)
         .await
         .map_err(|e| anyhow::anyhow!("ERIS_BIND (--bind): cannot listen on {}: {e}", config.bind))?;
-    let app = api::app(AppState { db }, config.max_body_bytes);
+    let app = api::app(AppState { db, wakeups: Default::default() }, config.max_body_bytes);
     tracing::info!(
         address = %listener.local_addr()?,
         database = %config.database_url.display(),

@@ -20,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::db::Db;
+use crate::wakeups::Wakeups;
 use errors::ApiError;
 
 /// Who `created_by` and `initiated_by` name until authentication exists.
@@ -29,6 +30,8 @@ pub const ANONYMOUS: &str = "anonymous";
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// Wakes the scheduler and the worker of this process when the API changes what they work on.
+    pub wakeups: Wakeups,
 }
 
 #[derive(OpenApi)]

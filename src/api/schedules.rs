@@ -74,6 +74,7 @@ async fn create_schedule(
     JsonBody(input): JsonBody<ScheduleInput>,
 ) -> ApiResult<(StatusCode, Json<Schedule>)> {
     let schedule = schedules::create(&state.db, path.experiment_id, input, ANONYMOUS).await?;
+    state.wakeups.schedules_changed();
     Ok((StatusCode::CREATED, Json(schedule)))
 }
 
@@ -99,7 +100,9 @@ async fn replace_schedule(
     ApiPath(path): ApiPath<SchedulePath>,
     JsonBody(input): JsonBody<ScheduleInput>,
 ) -> ApiResult<Json<Schedule>> {
-    Ok(Json(schedules::update(&state.db, path.experiment_id, path.schedule_id, Change::Replace(input)).await?))
+    let schedule = schedules::update(&state.db, path.experiment_id, path.schedule_id, Change::Replace(input)).await?;
+    state.wakeups.schedules_changed();
+    Ok(Json(schedule))
 }
 
 /// Change some fields of a schedule; each field given replaces that field. A changed `recurrence_count` resets
@@ -113,7 +116,9 @@ async fn update_schedule(
     ApiPath(path): ApiPath<SchedulePath>,
     JsonBody(patch): JsonBody<SchedulePatch>,
 ) -> ApiResult<Json<Schedule>> {
-    Ok(Json(schedules::update(&state.db, path.experiment_id, path.schedule_id, Change::Merge(patch)).await?))
+    let schedule = schedules::update(&state.db, path.experiment_id, path.schedule_id, Change::Merge(patch)).await?;
+    state.wakeups.schedules_changed();
+    Ok(Json(schedule))
 }
 
 /// Delete a schedule. Its trials stay.

@@ -97,6 +97,7 @@ async fn create_trial(
     JsonBody(input): JsonBody<TrialInput>,
 ) -> ApiResult<(StatusCode, Json<Trial>)> {
     let trial = trials::create(&state.db, input, ANONYMOUS).await?;
+    state.wakeups.trial_queued();
     Ok((StatusCode::CREATED, Json(trial)))
 }
 

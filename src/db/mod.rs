@@ -5,6 +5,7 @@
 
 mod connection;
 pub mod experiments;
+pub mod lease;
 mod models;
 pub mod page;
 pub mod schedules;

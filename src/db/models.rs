@@ -46,6 +46,10 @@ pub struct ScheduleRow {
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub missed_fires: i64,
+    pub skipped_fires: i64,
+    pub fire_error: Option<String>,
+    pub fire_retry_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -74,6 +78,7 @@ pub struct TrialRow {
     pub violations: Option<String>,
     pub grafana_url: Option<String>,
     pub report: Option<String>,
+    pub claimed_by: Option<String>,
 }
 
 /// A schedule's view of one of its trials (`schedule.trials[]`).

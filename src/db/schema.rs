@@ -38,6 +38,10 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        missed_fires -> BigInt,
+        skipped_fires -> BigInt,
+        fire_error -> Nullable<Text>,
+        fire_retry_at -> Nullable<Timestamp>,
     }
 }
 
@@ -66,9 +70,18 @@ diesel::table! {
         violations -> Nullable<Text>,
         grafana_url -> Nullable<Text>,
         report -> Nullable<Text>,
+        claimed_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    worker_leases (name) {
+        name -> Text,
+        holder -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
     }
 }
 
 diesel::joinable!(schedules -> experiments (experiment_id));
 diesel::joinable!(trials -> experiments (experiment_id));
-diesel::allow_tables_to_appear_in_same_query!(experiments, schedules, trials);
+diesel::allow_tables_to_appear_in_same_query!(experiments, schedules, trials, worker_leases);

@@ -89,3 +89,123 @@ pub fn experiment_has_running_trial(conn: &mut DbConnection, experiment_id: &str
         .get_result(conn)?;
     Ok(count > 0)
 }
+
+const RUNNING: [&str; 2] = ["In Progress", "Stop Initiated"];
+
+/// Whether the schedule has a trial queued or running (`concurrency_policy` forbid).
+pub fn schedule_has_active_trial(conn: &mut DbConnection, schedule_id: &str) -> Result<bool> {
+    let active = [TrialStatus::Scheduled.as_str(), RUNNING[0], RUNNING[1]];
+    let count: i64 = trials::table
+        .filter(trials::schedule_id.eq(schedule_id))
+        .filter(trials::status.eq_any(active))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+/// Claims the oldest queued trial (by `scheduled_for`, then creation) for `worker`: `In Progress`, with
+/// `executed_at` and a first heartbeat. One conditional statement, so a claim and a stop never both win; it claims
+/// nothing while another trial runs.
+pub fn claim_next(conn: &mut DbConnection, worker: &str, now: NaiveDateTime) -> Result<Option<TrialRow>> {
+    let queued = diesel::alias!(trials as queued);
+    let running = diesel::alias!(trials as running);
+    let oldest = queued
+        .select(queued.field(trials::id))
+        .filter(queued.field(trials::status).eq(TrialStatus::Scheduled.as_str()))
+        .order((queued.field(trials::scheduled_for).asc(), queued.field(trials::created_at).asc()))
+        .limit(1)
+        .single_value();
+    let none_running =
+        diesel::dsl::not(diesel::dsl::exists(running.filter(running.field(trials::status).eq_any(RUNNING))));
+    let claimed: Option<String> = diesel::update(trials::table)
+        .filter(trials::id.nullable().eq(oldest))
+        .filter(trials::status.eq(TrialStatus::Scheduled.as_str()))
+        .filter(none_running)
+        .set((
+            trials::status.eq(TrialStatus::InProgress.as_str()),
+            trials::executed_at.eq(now),
+            trials::heartbeat_at.eq(now),
+            trials::claimed_by.eq(worker),
+        ))
+        .returning(trials::id)
+        .get_result(conn)
+        .optional()?;
+    match claimed {
+        Some(id) => find(conn, &id),
+        None => Ok(None),
+    }
+}
+
+/// Renews the heartbeat of a trial `worker` runs and returns its status (a stop may have been requested), or None
+/// when the trial is no longer this worker's.
+pub fn heartbeat(conn: &mut DbConnection, id: &str, worker: &str, now: NaiveDateTime) -> Result<Option<TrialStatus>> {
+    let updated = diesel::update(trials::table.find(id))
+        .filter(trials::claimed_by.eq(worker))
+        .filter(trials::status.eq_any(RUNNING))
+        .set(trials::heartbeat_at.eq(now))
+        .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    let status: String = trials::table.find(id).select(trials::status).first(conn)?;
+    Ok(Some(TrialStatus::parse(&status)?))
+}
+
+/// Saves the trial record while the trial runs, so readers see its progress.
+pub fn save_record(conn: &mut DbConnection, id: &str, worker: &str, record: &str) -> Result<()> {
+    diesel::update(trials::table.find(id))
+        .filter(trials::claimed_by.eq(worker))
+        .set(trials::trial_record.eq(record))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ends a trial `worker` runs: its final status, reason and record. Returns whether it did.
+pub fn finish(
+    conn: &mut DbConnection,
+    id: &str,
+    worker: &str,
+    status: TrialStatus,
+    reason: &str,
+    record: &str,
+    now: NaiveDateTime,
+) -> Result<bool> {
+    let updated = diesel::update(trials::table.find(id))
+        .filter(trials::claimed_by.eq(worker))
+        .filter(trials::status.eq_any(RUNNING))
+        .set((
+            trials::status.eq(status.as_str()),
+            trials::status_reason.eq(reason),
+            trials::trial_record.eq(record),
+            trials::completed_at.eq(now),
+            trials::heartbeat_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Running trials whose heartbeat is older than `stale_before`: their worker died or lost the database.
+pub fn stale(conn: &mut DbConnection, stale_before: NaiveDateTime) -> Result<Vec<TrialRow>> {
+    Ok(trials::table
+        .select(TrialRow::as_select())
+        .filter(trials::status.eq_any(RUNNING))
+        .filter(trials::heartbeat_at.is_null().or(trials::heartbeat_at.lt(stale_before)))
+        .order(trials::executed_at.asc())
+        .load(conn)?)
+}
+
+/// Takes over a stale trial for recovery; returns whether this worker got it (another may have been faster).
+pub fn adopt(
+    conn: &mut DbConnection,
+    id: &str,
+    worker: &str,
+    stale_before: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<bool> {
+    let updated = diesel::update(trials::table.find(id))
+        .filter(trials::status.eq_any(RUNNING))
+        .filter(trials::heartbeat_at.is_null().or(trials::heartbeat_at.lt(stale_before)))
+        .set((trials::claimed_by.eq(worker), trials::heartbeat_at.eq(now)))
+        .execute(conn)?;
+    Ok(updated == 1)
+}

@@ -96,6 +96,12 @@ pub struct Schedule {
     pub next_run_at: Option<DateTime<Utc>>,
     /// The cron instant of the last trial it created.
     pub last_run_at: Option<DateTime<Utc>>,
+    /// Fire instants that passed without a trial on time, because eris or its database was down.
+    pub missed_fires: i64,
+    /// Fires skipped because a trial of the schedule was still queued or running (`concurrency_policy` forbid).
+    pub skipped_fires: i64,
+    /// Why the last fire failed, while it keeps failing (eris retries it); null when all is well.
+    pub fire_error: Option<String>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -283,6 +289,9 @@ impl Schedule {
             concurrency_policy: settings.concurrency_policy,
             next_run_at: row.next_run_at.map(time::from_db),
             last_run_at: row.last_run_at.map(time::from_db),
+            missed_fires: row.missed_fires,
+            skipped_fires: row.skipped_fires,
+            fire_error: row.fire_error,
             created_by: row.created_by,
             created_at: time::from_db(row.created_at),
             updated_at: time::from_db(row.updated_at),
@@ -331,6 +340,10 @@ pub async fn create(db: &Db, experiment_id: Uuid, input: ScheduleInput, actor: &
         created_by: actor.to_owned(),
         created_at: time::to_db(now),
         updated_at: time::to_db(now),
+        missed_fires: 0,
+        skipped_fires: 0,
+        fire_error: None,
+        fire_retry_at: None,
     };
     settings.write_into(&mut row);
     db.run(move |conn| {
@@ -390,6 +403,9 @@ pub async fn update(db: &Db, experiment_id: Uuid, id: Uuid, change: Change) -> R
                 row.next_run_at = next_run(&recurrence, new.paused, row.recurrence_left, now).map(time::to_db);
             }
             new.write_into(&mut row);
+            // A changed schedule gets a fresh start: a fire that failed is tried again at once.
+            row.fire_error = None;
+            row.fire_retry_at = None;
             let read_at = row.updated_at;
             row.updated_at = time::to_db(now);
             if !db::schedules::update(conn, &row, read_at)? {

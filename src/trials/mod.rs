@@ -170,6 +170,7 @@ pub fn queue(conn: &mut DbConnection, new: NewTrial) -> Result<TrialRow> {
         violations: None,
         grafana_url: None,
         report: None,
+        claimed_by: None,
     };
     db::trials::insert(conn, &row)?;
     Ok(row)

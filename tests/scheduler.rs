@@ -1,0 +1,229 @@
+//! The scheduler on both backends: exact fires in real time, recurrence, misfires after downtime, `forbid`,
+//! several schedulers on one database, and a broken schedule that does not hold up the others.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use common::{TestApp, wait_until};
+use diesel::prelude::*;
+use eris::scheduler::{FireOutcome, Scheduler, SchedulerConfig};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+fn instant(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap_or_else(|| panic!("not a timestamp: {value}")).parse().unwrap()
+}
+
+fn scheduler(app: &TestApp) -> Scheduler {
+    let config = SchedulerConfig { poll_interval: Duration::from_millis(500), ..SchedulerConfig::default() };
+    Scheduler::new(app.db.clone(), Default::default(), config)
+}
+
+async fn create_schedule(app: &TestApp, experiment: &str, body: Value) -> Value {
+    app.post(&format!("/api/v1/experiment/{experiment}/schedule"), &body)
+        .await
+        .expect_status(StatusCode::CREATED)
+        .json()
+}
+
+async fn trials_of(app: &TestApp, schedule: &str) -> Vec<Value> {
+    app.get(&format!("/api/v1/trial?schedule={schedule}&limit=1000")).await.json().as_array().unwrap().clone()
+}
+
+async fn sql(app: &TestApp, statement: String) {
+    app.db
+        .run(move |conn| {
+            diesel::sql_query(statement).execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_schedule_with_count_3_fires_exactly_3_times_at_its_instants_never_before() {
+    for app in TestApp::all() {
+        let experiment = app.experiment_id().await;
+        let schedule =
+            create_schedule(&app, &experiment, json!({"recurrence_pattern": "* * * * * *", "recurrence_count": 3}))
+                .await;
+        let id = schedule["id"].as_str().unwrap().to_owned();
+        let first = instant(&schedule["next_run_at"]);
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(scheduler(&app).run(shutdown.clone()));
+
+        wait_until(Duration::from_secs(10), "3 trials", || async { trials_of(&app, &id).await.len() >= 3 }).await;
+        let path = format!("/api/v1/experiment/{experiment}/schedule/{id}");
+        wait_until(Duration::from_secs(5), "the schedule to be used up", || async {
+            app.get(&path).await.json()["next_run_at"].is_null()
+        })
+        .await;
+        shutdown.cancel();
+        running.await.unwrap();
+
+        let trials = trials_of(&app, &id).await;
+        assert_eq!(trials.len(), 3, "{}", app.backend());
+        for (n, trial) in trials.iter().enumerate() {
+            let due = first + chrono::Duration::seconds(n as i64);
+            assert_eq!(instant(&trial["scheduled_for"]), due, "each trial is due at its own instant");
+            assert!(instant(&trial["created_at"]) >= due, "never early: {trial}");
+            assert_eq!(trial["status"], "Scheduled");
+            assert_eq!(trial["initiated_from"], "scheduler");
+            assert!(trial["initiated_by"].as_str().unwrap().contains(&id));
+        }
+        let schedule = app.get(&path).await.json();
+        assert_eq!(schedule["recurrence_left"], 0);
+        assert_eq!(schedule["last_run_at"], trials[2]["scheduled_for"]);
+        assert_eq!(schedule["missed_fires"], 0);
+        assert_eq!(schedule["trials"].as_array().unwrap().len(), 3);
+        // Used up: a later tick fires nothing.
+        scheduler(&app).tick().await.unwrap();
+        assert_eq!(trials_of(&app, &id).await.len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn missed_fires_after_downtime_follow_the_misfire_policy() {
+    for app in TestApp::all() {
+        let experiment = app.experiment_id().await;
+        let mut ids = Vec::new();
+        for policy in ["run_once", "skip"] {
+            let schedule = create_schedule(
+                &app,
+                &experiment,
+                json!({"recurrence_pattern": "0 2 * * *", "misfire_policy": policy, "recurrence_count": 10}),
+            )
+            .await;
+            let id = schedule["id"].as_str().unwrap().to_owned();
+            // eris was down from before 2026-01-01 02:00 until 2026-01-03 02:40: three instants passed.
+            sql(&app, format!("UPDATE schedules SET next_run_at = '2026-01-01 02:00:00' WHERE id = '{id}'")).await;
+            ids.push(id);
+        }
+        let back_at: DateTime<Utc> = "2026-01-03T02:40:00Z".parse().unwrap();
+        let scheduler = scheduler(&app);
+
+        let caught_up = scheduler.fire(&ids[0], back_at).await.unwrap();
+        let FireOutcome::Created { catch_up, missed, scheduled_for, .. } = caught_up else { panic!("{caught_up:?}") };
+        assert!(catch_up);
+        assert_eq!((missed, scheduled_for), (3, "2026-01-03T02:00:00Z".parse().unwrap()));
+        let skipped = scheduler.fire(&ids[1], back_at).await.unwrap();
+        assert_eq!(skipped, FireOutcome::NoTrial { skipped: false, missed: 3 });
+
+        for (id, trials, left) in [(&ids[0], 1, 9), (&ids[1], 0, 10)] {
+            let schedule = app.get(&format!("/api/v1/experiment/{experiment}/schedule/{id}")).await.json();
+            assert_eq!(schedule["missed_fires"], 3, "missed instants are visible");
+            assert_eq!(schedule["recurrence_left"], left, "only a created trial uses up a run");
+            assert_eq!(instant(&schedule["next_run_at"]), "2026-01-04T02:00:00Z".parse::<DateTime<Utc>>().unwrap());
+            assert_eq!(trials_of(&app, id).await.len(), trials);
+        }
+        let trial = &trials_of(&app, &ids[0]).await[0];
+        assert_eq!(trial["initiated_from"], "scheduler (catch-up)");
+        // Firing the same instant again does nothing: it is no longer due.
+        assert_eq!(scheduler.fire(&ids[0], back_at).await.unwrap(), FireOutcome::NotDue);
+    }
+}
+
+#[tokio::test]
+async fn forbid_skips_a_fire_while_the_schedules_trial_is_queued() {
+    for app in TestApp::all() {
+        let experiment = app.experiment_id().await;
+        let queue =
+            create_schedule(&app, &experiment, json!({"recurrence_pattern": "* * * * *", "recurrence_count": 5})).await;
+        let forbid = create_schedule(
+            &app,
+            &experiment,
+            json!({"recurrence_pattern": "* * * * *", "recurrence_count": 5, "concurrency_policy": "forbid"}),
+        )
+        .await;
+        let scheduler = scheduler(&app);
+        for schedule in [&queue, &forbid] {
+            let id = schedule["id"].as_str().unwrap();
+            let first = instant(&schedule["next_run_at"]);
+            assert!(matches!(scheduler.fire(id, first).await.unwrap(), FireOutcome::Created { .. }));
+            // The next minute comes while the first trial is still queued (no worker runs here).
+            let second = first + chrono::Duration::minutes(1);
+            let outcome = scheduler.fire(id, second).await.unwrap();
+            if schedule["concurrency_policy"] == "forbid" {
+                assert_eq!(outcome, FireOutcome::NoTrial { skipped: true, missed: 0 });
+            } else {
+                assert!(matches!(outcome, FireOutcome::Created { .. }), "{outcome:?}");
+            }
+        }
+        let forbid_id = forbid["id"].as_str().unwrap();
+        let read = app.get(&format!("/api/v1/experiment/{experiment}/schedule/{forbid_id}")).await.json();
+        assert_eq!((read["skipped_fires"].clone(), read["recurrence_left"].clone()), (json!(1), json!(4)));
+        assert_eq!(trials_of(&app, forbid_id).await.len(), 1);
+        assert_eq!(trials_of(&app, queue["id"].as_str().unwrap()).await.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn several_schedulers_on_one_database_fire_each_instant_once() {
+    for app in TestApp::all() {
+        let experiment = app.experiment_id().await;
+        let schedule =
+            create_schedule(&app, &experiment, json!({"recurrence_pattern": "* * * * * *", "recurrence_count": 4}))
+                .await;
+        let id = schedule["id"].as_str().unwrap().to_owned();
+        let shutdown = CancellationToken::new();
+        // Each scheduler has a pool of its own, as separate eris processes would.
+        let runners: Vec<_> = (0..3)
+            .map(|_| {
+                let db = app.database.connect();
+                let config =
+                    SchedulerConfig { poll_interval: Duration::from_millis(200), ..SchedulerConfig::default() };
+                tokio::spawn(Scheduler::new(db, Default::default(), config).run(shutdown.clone()))
+            })
+            .collect();
+        let path = format!("/api/v1/experiment/{experiment}/schedule/{id}");
+        wait_until(Duration::from_secs(15), "the schedule to be used up", || async {
+            app.get(&path).await.json()["next_run_at"].is_null()
+        })
+        .await;
+        shutdown.cancel();
+        for runner in runners {
+            runner.await.unwrap();
+        }
+        let trials = trials_of(&app, &id).await;
+        let mut instants: Vec<_> = trials.iter().map(|t| instant(&t["scheduled_for"])).collect();
+        instants.dedup();
+        assert_eq!((trials.len(), instants.len()), (4, 4), "{}: {trials:?}", app.backend());
+    }
+}
+
+#[tokio::test]
+async fn a_broken_schedule_is_retried_later_and_never_blocks_the_others() {
+    for app in TestApp::all() {
+        let experiment = app.experiment_id().await;
+        let broken = create_schedule(&app, &experiment, json!({"recurrence_pattern": "* * * * * *"})).await;
+        let healthy =
+            create_schedule(&app, &experiment, json!({"recurrence_pattern": "* * * * * *", "recurrence_count": 2}))
+                .await;
+        let paused =
+            create_schedule(&app, &experiment, json!({"recurrence_pattern": "* * * * * *", "paused": true})).await;
+        let broken_id = broken["id"].as_str().unwrap().to_owned();
+        // A row no fire can read (as if written by a faulty tool).
+        sql(&app, format!("UPDATE schedules SET recurrence_pattern = '61 * * * *' WHERE id = '{broken_id}'")).await;
+
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(scheduler(&app).run(shutdown.clone()));
+        let healthy_id = healthy["id"].as_str().unwrap().to_owned();
+        wait_until(Duration::from_secs(10), "the healthy schedule's 2 trials", || async {
+            trials_of(&app, &healthy_id).await.len() == 2
+        })
+        .await;
+        shutdown.cancel();
+        running.await.unwrap();
+
+        assert!(trials_of(&app, &broken_id).await.is_empty());
+        assert!(trials_of(&app, paused["id"].as_str().unwrap()).await.is_empty(), "paused schedules do not fire");
+        let read = app
+            .get(&format!("/api/v1/experiment/{experiment}/schedule/{broken_id}"))
+            .await
+            .expect_status(StatusCode::OK);
+        assert!(read.json()["fire_error"].as_str().is_some_and(|e| !e.is_empty()), "the failure is visible");
+    }
+}
