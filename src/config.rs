@@ -8,9 +8,13 @@
 //! | `ERIS_DATA_DIR` | `--data-dir` | `./eris-data` |
 //! | `ERIS_LOG` | `--log` | `info` |
 //! | `ERIS_MAX_BODY_BYTES` | `--max-body-bytes` | `1048576` |
+//! | `ERIS_MISFIRE_DEADLINE_SECS` | `--misfire-deadline-secs` | `3600` |
+//! | `ERIS_WORKER_LEASE_SECS` | `--worker-lease-secs` | `15` |
+//! | `ERIS_STEP_TIMEOUT_SECS` | `--step-timeout-secs` | `30` |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -48,6 +52,19 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "ERIS_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES.to_string())]
     pub max_body_bytes: String,
+
+    /// How late a missed fire may still be caught up (misfire_policy run_once), in seconds.
+    #[arg(long, env = "ERIS_MISFIRE_DEADLINE_SECS", value_name = "SECONDS", default_value = "3600")]
+    pub misfire_deadline_secs: String,
+
+    /// How long the worker lease lasts without a heartbeat, in seconds: after a crash, the trial it ran is recovered
+    /// (and another replica takes over) this long after the last heartbeat.
+    #[arg(long, env = "ERIS_WORKER_LEASE_SECS", value_name = "SECONDS", default_value = "15")]
+    pub worker_lease_secs: String,
+
+    /// Timeout of an HTTP step that sets none, in seconds.
+    #[arg(long, env = "ERIS_STEP_TIMEOUT_SECS", value_name = "SECONDS", default_value = "30")]
+    pub step_timeout_secs: String,
 }
 
 /// Settings of `eris serve`, checked.
@@ -56,6 +73,9 @@ pub struct ServeConfig {
     pub database_url: DatabaseUrl,
     pub bind: SocketAddr,
     pub max_body_bytes: usize,
+    pub misfire_deadline: Duration,
+    pub worker_lease: Duration,
+    pub step_timeout: Duration,
 }
 
 impl DatabaseArgs {
@@ -103,7 +123,26 @@ impl ServeArgs {
             anyhow::anyhow!("ERIS_BIND (--bind): '{}' is not an address and port such as 127.0.0.1:8080", self.bind)
         })?;
         let max_body_bytes = parse_body_limit(&self.max_body_bytes)?;
-        Ok(ServeConfig { database_url: self.database.resolve()?, bind, max_body_bytes })
+        Ok(ServeConfig {
+            database_url: self.database.resolve()?,
+            bind,
+            max_body_bytes,
+            misfire_deadline: seconds(
+                "ERIS_MISFIRE_DEADLINE_SECS (--misfire-deadline-secs)",
+                &self.misfire_deadline_secs,
+                0,
+                7 * 86_400,
+            )?,
+            worker_lease: seconds("ERIS_WORKER_LEASE_SECS (--worker-lease-secs)", &self.worker_lease_secs, 2, 3_600)?,
+            step_timeout: seconds("ERIS_STEP_TIMEOUT_SECS (--step-timeout-secs)", &self.step_timeout_secs, 1, 3_600)?,
+        })
+    }
+}
+
+fn seconds(setting: &str, text: &str, min: u64, max: u64) -> anyhow::Result<Duration> {
+    match text.trim().parse::<u64>() {
+        Ok(secs) if (min..=max).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => bail!("{setting}: '{text}' is not a whole number of seconds from {min} to {max}"),
     }
 }
 
@@ -132,6 +171,9 @@ mod tests {
             database: DatabaseArgs { database_url: url.map(str::to_owned), data_dir: std::env::temp_dir() },
             bind: bind.to_owned(),
             max_body_bytes: body.to_owned(),
+            misfire_deadline_secs: "3600".to_owned(),
+            worker_lease_secs: "15".to_owned(),
+            step_timeout_secs: "30".to_owned(),
         }
     }
 
@@ -157,6 +199,9 @@ mod tests {
             error(serve_args(DEFAULT_BIND, "1048576", Some("sqlite:///no/such/dir/e.db"))).starts_with("DATABASE_URL")
         );
         assert!(log_filter("info,eris=loud").unwrap_err().to_string().starts_with("ERIS_LOG"));
+        let mut args = serve_args(DEFAULT_BIND, "1048576", None);
+        args.worker_lease_secs = "1".to_owned();
+        assert!(error(args).starts_with("ERIS_WORKER_LEASE_SECS"));
     }
 
     #[test]

@@ -8,6 +8,12 @@ use tokio::net::TcpListener;
 use eris::api::{self, AppState};
 use eris::config::{self, DatabaseArgs, ServeArgs};
 use eris::db::{self, Db, PoolOptions};
+use eris::executor::Executor;
+use eris::executor::actions::ActionContext;
+use eris::scheduler::{Scheduler, SchedulerConfig};
+use eris::wakeups::Wakeups;
+use eris::worker::{Worker, WorkerConfig};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
 #[command(name = "eris", version, about = "Schedules and runs chaos trials, and keeps their records for audit.")]
@@ -79,13 +85,48 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.bind)
         .await
         .map_err(|e| anyhow::anyhow!("ERIS_BIND (--bind): cannot listen on {}: {e}", config.bind))?;
-    let app = api::app(AppState { db, wakeups: Default::default() }, config.max_body_bytes);
+
+    let wakeups = Wakeups::default();
+    let shutdown = CancellationToken::new();
+    let scheduler = Scheduler::new(
+        db.clone(),
+        wakeups.clone(),
+        SchedulerConfig {
+            misfire_deadline: chrono::Duration::from_std(config.misfire_deadline)?,
+            ..SchedulerConfig::default()
+        },
+    );
+    let worker = Worker::new(
+        db.clone(),
+        wakeups.clone(),
+        WorkerConfig { lease_ttl: config.worker_lease, ..WorkerConfig::default() },
+        Executor { actions: ActionContext::new(config.step_timeout) },
+    );
+    let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
+    let worker = tokio::spawn(worker.run(shutdown.clone()));
+
+    let app = api::app(AppState { db, wakeups, shutdown: shutdown.clone() }, config.max_body_bytes);
     tracing::info!(
         address = %listener.local_addr()?,
         database = %config.database_url.display(),
         "eris is serving; Swagger UI at /swagger-ui"
     );
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let stopping = shutdown.clone();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = stopping.cancelled() => {}
+            }
+            stopping.cancel();
+        })
+        .await;
+    // The worker stops a running trial at a safe point, runs its post_steps and records it before it returns.
+    shutdown.cancel();
+    let (scheduler, worker) = tokio::join!(scheduler, worker);
+    scheduler?;
+    worker?;
+    served?;
     tracing::info!("eris stopped");
     Ok(())
 }
@@ -113,5 +154,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing the requests in flight");
+    tracing::info!("shutting down: finishing the requests in flight and stopping the running trial");
 }

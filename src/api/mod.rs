@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::db::Db;
 use crate::wakeups::Wakeups;
 use errors::ApiError;
+use tokio_util::sync::CancellationToken;
 
 /// Who `created_by` and `initiated_by` name until authentication exists.
 pub const ANONYMOUS: &str = "anonymous";
@@ -32,6 +33,8 @@ pub struct AppState {
     pub db: Db,
     /// Wakes the scheduler and the worker of this process when the API changes what they work on.
     pub wakeups: Wakeups,
+    /// Cancelled when eris shuts down: ends long-lived responses (event streams).
+    pub shutdown: CancellationToken,
 }
 
 #[derive(OpenApi)]

@@ -98,7 +98,10 @@ impl TestApp {
 
     /// An app whose pool is `db`, which need not be `database`'s (to test a database that does not answer).
     pub fn with_db(db: Db, database: TestDatabase) -> Self {
-        let router = api::app(AppState { db: db.clone(), wakeups: Default::default() }, TEST_BODY_LIMIT);
+        let router = api::app(
+            AppState { db: db.clone(), wakeups: Default::default(), shutdown: Default::default() },
+            TEST_BODY_LIMIT,
+        );
         Self { router, db, database }
     }
 

@@ -1,0 +1,327 @@
+//! The trial executor: runs one claimed trial's phases and says how it ended. It knows nothing of HTTP serving or
+//! of the worker's lease; it saves the record as it goes through the `save` callback.
+//!
+//! 1. Parameters (experiment < schedule or trial) are rendered into every step; a missing one → `Invalid`, and
+//!    nothing runs.
+//! 2. `pre_steps`, the health gates: a failure → `Aborted`.
+//! 3. `steps`, in order: a failure (the action, or an expectation) → `Failed`; the remaining steps are skipped.
+//! 4. `post_steps`: always, once the trial started, also after an abort, a failure or a stop.
+//!
+//! A stop cancels the running step at once; the trial ends `Stopped` after its post_steps ran.
+
+pub mod actions;
+pub mod expect;
+pub mod record;
+pub mod redact;
+pub mod template;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::experiments::{Definition, Step};
+use crate::trials::TrialStatus;
+use actions::{ActionContext, ActionError};
+use record::{Phase, StepOutcome, StepRecord, TrialRecord, log_line, step_name};
+
+/// Why a running trial is being stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `PUT /trial/{id}/stop`.
+    Requested,
+    /// eris is shutting down.
+    Shutdown,
+    /// This process lost the worker lease (another one took over).
+    LostLease,
+}
+
+/// Tells a running trial to stop, and why.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    token: CancellationToken,
+    reason: Arc<Mutex<Option<StopReason>>>,
+}
+
+impl Stop {
+    /// The first reason given wins.
+    pub fn stop(&self, reason: StopReason) {
+        let mut current = self.reason.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        current.get_or_insert(reason);
+        self.token.cancel();
+    }
+
+    pub fn reason(&self) -> Option<StopReason> {
+        *self.reason.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+}
+
+/// How a trial ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ending {
+    pub status: TrialStatus,
+    pub reason: String,
+    pub record: TrialRecord,
+}
+
+/// What the executor needs: an HTTP client and limits for the actions.
+#[derive(Clone)]
+pub struct Executor {
+    pub actions: ActionContext,
+}
+
+/// A step with its templates rendered.
+struct Rendered {
+    step: Step,
+    arguments: Map<String, Value>,
+    expect: Vec<Map<String, Value>>,
+}
+
+impl Executor {
+    /// Runs a trial of `definition` with the trial's own `parameters` on top of the experiment's. `save` is called
+    /// with the record after every change, to store it.
+    pub async fn run<S, F>(
+        &self,
+        definition: &Definition,
+        parameters: &Map<String, Value>,
+        stop: &Stop,
+        save: S,
+    ) -> Ending
+    where
+        S: Fn(TrialRecord) -> F,
+        F: Future<Output = ()>,
+    {
+        let mut record = TrialRecord::default();
+        let parameters = template::merge(&[&definition.parameters, parameters]);
+        let phases = match render_all(definition, &parameters) {
+            Ok(phases) => phases,
+            Err(reason) => {
+                record.log_result("ERROR", &format!("Trial Invalid. {reason}"));
+                return Ending { status: TrialStatus::Invalid, reason, record };
+            }
+        };
+        let [pre_steps, steps, post_steps] = phases;
+        let running = self.with_cancel(stop.token());
+
+        let mut ending = None;
+        if let Some(failure) = self.run_phase(Phase::PreSteps, &pre_steps, &running, &mut record, &save).await {
+            ending = Some(self.failure_ending(TrialStatus::Aborted, Phase::PreSteps, failure, stop));
+        }
+        if ending.is_none()
+            && let Some(failure) = self.run_phase(Phase::Steps, &steps, &running, &mut record, &save).await
+        {
+            ending = Some(self.failure_ending(TrialStatus::Failed, Phase::Steps, failure, stop));
+        }
+        // Clean-up runs whatever happened, and is not cut short by the stop that may have ended the steps.
+        let cleanup = self.with_cancel(CancellationToken::new());
+        let post_failure = self.run_phase(Phase::PostSteps, &post_steps, &cleanup, &mut record, &save).await;
+        let (status, mut reason) = match ending {
+            Some(ending) => ending,
+            None => (TrialStatus::Succeeded, "all steps succeeded".to_owned()),
+        };
+        let status = match post_failure {
+            Some(failure) => {
+                reason = format!("{reason}; and post_steps[{}] failed: {}", failure.index, failure.message);
+                if status == TrialStatus::Succeeded { TrialStatus::Failed } else { status }
+            }
+            None => status,
+        };
+        let level = if status == TrialStatus::Succeeded { "INFO" } else { "ERROR" };
+        record.log_result(level, &format!("Trial {}. {reason}", status.as_str()));
+        Ending { status, reason, record }
+    }
+
+    fn with_cancel(&self, cancel: CancellationToken) -> ActionContext {
+        ActionContext { cancel, ..self.actions.clone() }
+    }
+
+    fn failure_ending(
+        &self,
+        status: TrialStatus,
+        phase: Phase,
+        failure: Failure,
+        stop: &Stop,
+    ) -> (TrialStatus, String) {
+        match stop.reason() {
+            Some(StopReason::Requested) => (TrialStatus::Stopped, "stopped on request".to_owned()),
+            Some(StopReason::Shutdown) => {
+                (TrialStatus::Failed, "interrupted: eris shut down while the trial ran".to_owned())
+            }
+            Some(StopReason::LostLease) => {
+                (TrialStatus::Failed, "interrupted: this eris process lost the worker lease".to_owned())
+            }
+            None => (status, format!("{}[{}] failed: {}", phase.key(), failure.index, failure.message)),
+        }
+    }
+
+    /// Runs the steps of a phase in order; returns the first failure (the rest of the phase is skipped).
+    async fn run_phase<S, F>(
+        &self,
+        phase: Phase,
+        steps: &[Rendered],
+        ctx: &ActionContext,
+        record: &mut TrialRecord,
+        save: &S,
+    ) -> Option<Failure>
+    where
+        S: Fn(TrialRecord) -> F,
+        F: Future<Output = ()>,
+    {
+        for (index, rendered) in steps.iter().enumerate() {
+            if ctx.cancel.is_cancelled() {
+                return Some(Failure { index, message: "the trial was stopped before this step".to_owned() });
+            }
+            let mut entry = StepRecord {
+                step_name: step_name(&rendered.step.action),
+                step: rendered.step.step.clone(),
+                r#do: rendered.step.action.clone(),
+                step_parameters: redact::redact(&Value::Object(rendered.arguments.clone())),
+                started_at: Utc::now(),
+                finished_at: None,
+                outcome: StepOutcome::Running,
+                result: None,
+                expectations: Vec::new(),
+                error: None,
+                logs: vec![log_line("INFO", "Starting command execution.")],
+            };
+            record.phase_mut(phase).push(entry.clone());
+            save(record.clone()).await;
+
+            let outcome = actions::run(&rendered.step.action, &rendered.arguments, ctx).await;
+            let failure = finish_step(&mut entry, rendered, outcome);
+            entry.finished_at = Some(Utc::now());
+            if let Some(last) = record.phase_mut(phase).last_mut() {
+                *last = entry;
+            }
+            save(record.clone()).await;
+            if let Some(message) = failure {
+                return Some(Failure { index, message });
+            }
+        }
+        None
+    }
+}
+
+struct Failure {
+    index: usize,
+    message: String,
+}
+
+/// Fills a step's record from its action's outcome; returns why it failed, if it did.
+fn finish_step(entry: &mut StepRecord, rendered: &Rendered, outcome: Result<Value, ActionError>) -> Option<String> {
+    let secrets = Value::Object(rendered.arguments.clone());
+    let failure = match outcome {
+        Ok(result) => {
+            entry.expectations = expect::evaluate_all(&rendered.expect, &result).into_iter().map(hide_secret).collect();
+            entry.result = Some(redact::redact(&result));
+            let failed: Vec<_> = entry.expectations.iter().filter(|o| !o.passed).map(|o| o.message.clone()).collect();
+            if failed.is_empty() {
+                if !rendered.expect.is_empty() {
+                    entry.logs.push(log_line("INFO", "Succeeded. All expectations passed."));
+                }
+                None
+            } else {
+                Some(format!("expectation failed: {}", failed.join("; ")))
+            }
+        }
+        Err(ActionError::Cancelled) => {
+            entry.outcome = StepOutcome::Cancelled;
+            entry.error = Some("cancelled: the trial was stopped".to_owned());
+            entry.logs.push(log_line("WARN", "Cancelled."));
+            return Some("cancelled: the trial was stopped".to_owned());
+        }
+        Err(ActionError::Failed { message, result }) => {
+            entry.result = result.as_ref().map(redact::redact);
+            Some(message)
+        }
+        Err(error) => Some(error.to_string()),
+    };
+    match &failure {
+        None => {
+            entry.outcome = StepOutcome::Succeeded;
+            entry.logs.push(log_line("INFO", "Completed."));
+        }
+        Some(message) => {
+            let message = redact::redact_text(message, &secrets);
+            entry.outcome = StepOutcome::Failed;
+            entry.logs.push(log_line("ERROR", &format!("Step failed. {message}")));
+            entry.error = Some(message);
+        }
+    }
+    failure
+}
+
+/// An expectation on a secret-looking path (`headers.Authorization`) would show the secret in its outcome.
+fn hide_secret(mut outcome: expect::Outcome) -> expect::Outcome {
+    let secret = outcome.path.split(|c: char| ".[]'\"".contains(c)).any(redact::is_secret_key);
+    if secret {
+        outcome.actual = outcome.actual.map(|_| Value::String(redact::MASK.to_owned()));
+        outcome.expected = Value::String(redact::MASK.to_owned());
+        let verdict = if outcome.passed { "passed" } else { "failed" };
+        outcome.message = format!("{}: {verdict} (values under secret-looking keys are hidden)", outcome.path);
+    }
+    outcome
+}
+
+/// Renders every step of every phase before anything runs, so a missing parameter makes the trial `Invalid`
+/// without side effects. The error names every missing parameter.
+fn render_all(definition: &Definition, parameters: &Map<String, Value>) -> Result<[Vec<Rendered>; 3], String> {
+    let mut missing = Vec::new();
+    let mut malformed = Vec::new();
+    let mut render_phase = |name: &str, steps: &[Step]| -> Vec<Rendered> {
+        let mut rendered = Vec::new();
+        for (index, step) in steps.iter().enumerate() {
+            let at = format!("{name}[{index}]");
+            let arguments = render_object(&Value::Object(step.arguments.clone()), parameters, &format!("{at}.where"));
+            let expect = render_object(
+                &Value::Array(step.expect.iter().cloned().map(Value::Object).collect()),
+                parameters,
+                &format!("{at}.expect"),
+            );
+            match (arguments, expect) {
+                (Ok(Value::Object(arguments)), Ok(Value::Array(expect))) => rendered.push(Rendered {
+                    step: step.clone(),
+                    arguments,
+                    expect: expect
+                        .into_iter()
+                        .filter_map(|e| if let Value::Object(e) = e { Some(e) } else { None })
+                        .collect(),
+                }),
+                (arguments, expect) => {
+                    for error in [arguments.err(), expect.err()].into_iter().flatten() {
+                        match error {
+                            template::TemplateError::Missing(names) => missing.extend(names),
+                            template::TemplateError::Malformed { at, reason } => {
+                                malformed.push(format!("{at}: {reason}"))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        rendered
+    };
+    let pre_steps = render_phase("pre_steps", &definition.pre_steps);
+    let steps = render_phase("steps", &definition.steps);
+    let post_steps = render_phase("post_steps", &definition.post_steps);
+    missing.sort();
+    missing.dedup();
+    if !missing.is_empty() {
+        let names: Vec<_> = missing.iter().map(|name| format!("'{name}'")).collect();
+        return Err(format!("missing parameter(s): {}", names.join(", ")));
+    }
+    if !malformed.is_empty() {
+        return Err(format!("malformed template(s): {}", malformed.join("; ")));
+    }
+    Ok([pre_steps, steps, post_steps])
+}
+
+fn render_object(value: &Value, parameters: &Map<String, Value>, at: &str) -> Result<Value, template::TemplateError> {
+    template::render(value, parameters, at)
+}

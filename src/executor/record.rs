@@ -1,0 +1,128 @@
+//! The trial record, in Kallisti's shape (`pre_steps`, `steps`, `post_steps`, `result`), with a structured result,
+//! timestamps and an outcome per step. Saved after every step, so readers see a trial's progress.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::expect::Outcome;
+
+/// Where a step is in the trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    PreSteps,
+    Steps,
+    PostSteps,
+}
+
+impl Phase {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::PreSteps => "pre_steps",
+            Self::Steps => "steps",
+            Self::PostSteps => "post_steps",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    Running,
+    Succeeded,
+    Failed,
+    /// The trial was stopped (or eris shut down) while the step ran.
+    Cancelled,
+}
+
+/// One step as it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Kallisti's name for the step, from the action: `cm.http_probe` → "Http probe".
+    pub step_name: String,
+    /// The step's own description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub r#do: String,
+    /// The rendered arguments, with secrets redacted.
+    pub step_parameters: Value,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: StepOutcome,
+    /// What the action returned (secrets redacted), when it returned anything.
+    pub result: Option<Value>,
+    pub expectations: Vec<Outcome>,
+    pub error: Option<String>,
+    pub logs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResultEntry {
+    pub logs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_steps: Vec<StepRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_steps: Vec<StepRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub result: Vec<ResultEntry>,
+}
+
+impl TrialRecord {
+    pub fn phase_mut(&mut self, phase: Phase) -> &mut Vec<StepRecord> {
+        match phase {
+            Phase::PreSteps => &mut self.pre_steps,
+            Phase::Steps => &mut self.steps,
+            Phase::PostSteps => &mut self.post_steps,
+        }
+    }
+
+    pub fn log_result(&mut self, level: &str, message: &str) {
+        if self.result.is_empty() {
+            self.result.push(ResultEntry::default());
+        }
+        self.result[0].logs.push(log_line(level, message));
+    }
+}
+
+/// Kallisti's log line: `[2026-11-23T05:41:26Z - INFO] message`.
+pub fn log_line(level: &str, message: &str) -> String {
+    format!("[{} - {level}] {message}", Utc::now().format("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+/// `cm.http_probe` → "Http probe", as Kallisti names steps.
+pub fn step_name(action: &str) -> String {
+    let function = action.split_once('.').map_or(action, |(_, function)| function);
+    let mut words = function.replace(['_', '.'], " ");
+    if let Some(first) = words.get(..1) {
+        let upper = first.to_uppercase();
+        words.replace_range(..1, &upper);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_named_like_kallisti() {
+        assert_eq!(step_name("cm.http_probe"), "Http probe");
+        assert_eq!(step_name("cm.wait"), "Wait");
+    }
+
+    #[test]
+    fn empty_phases_are_left_out() {
+        let mut record = TrialRecord::default();
+        assert_eq!(serde_json::to_value(&record).unwrap(), serde_json::json!({}));
+        record.log_result("INFO", "Trial Completed.");
+        let value = serde_json::to_value(&record).unwrap();
+        assert!(value["result"][0]["logs"][0].as_str().unwrap().ends_with("INFO] Trial Completed."));
+    }
+}

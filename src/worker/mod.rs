@@ -1,0 +1,249 @@
+//! The worker: runs queued trials one after another, in `scheduled_for` order.
+//!
+//! At most one trial is `In Progress` in the whole deployment, also with several eris processes on one database:
+//! only the holder of the `trial-worker` lease (a row in the database with an expiry, renewed by heartbeats) claims
+//! trials. The holder also recovers trials whose heartbeat went stale (their process died): their post_steps run
+//! and they end `Failed` ("interrupted"), or `Stopped` if a stop had been requested.
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::db::{self, Db, TrialRow};
+use crate::error::Result;
+use crate::executor::{Ending, Executor, Stop, StopReason, record::TrialRecord};
+use crate::experiments::Definition;
+use crate::json::{from_text, to_text};
+use crate::time;
+use crate::trials::TrialStatus;
+use crate::wakeups::Wakeups;
+
+pub const LEASE: &str = "trial-worker";
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// How long the lease lasts without renewal; a new holder waits this long after its holder died.
+    pub lease_ttl: StdDuration,
+    /// How often a running trial's heartbeat (and the lease) is renewed, and a stop request looked for.
+    pub heartbeat_every: StdDuration,
+    /// How often an idle worker looks for queued trials besides being woken (trials queued through another replica).
+    pub poll_interval: StdDuration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            lease_ttl: StdDuration::from_secs(15),
+            heartbeat_every: StdDuration::from_millis(500),
+            poll_interval: StdDuration::from_secs(1),
+        }
+    }
+}
+
+pub struct Worker {
+    db: Db,
+    wakeups: Wakeups,
+    config: WorkerConfig,
+    executor: Executor,
+    id: String,
+}
+
+impl Worker {
+    pub fn new(db: Db, wakeups: Wakeups, config: WorkerConfig, executor: Executor) -> Self {
+        Self { db, wakeups, config, executor, id: crate::scheduler::process_id("worker") }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs until `shutdown` is cancelled; a trial running then is stopped at a safe point and recorded as
+    /// interrupted.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(worker = %self.id, "worker started");
+        let notify = self.wakeups.worker.clone();
+        while !shutdown.is_cancelled() {
+            let woken = notify.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            match self.work_once(&shutdown).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => tracing::error!(worker = %self.id, "worker: {}", error.message),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+                () = woken => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
+        let (db, id) = (self.db.clone(), self.id.clone());
+        if let Err(error) = db.run(move |conn| db::lease::release(conn, LEASE, &id)).await {
+            tracing::warn!("cannot release the worker lease: {}", error.message);
+        }
+        tracing::info!(worker = %self.id, "worker stopped");
+    }
+
+    /// Takes the lease if it can, recovers stale trials, and runs the next queued trial. Returns whether it ran
+    /// one (then it looks for the next at once).
+    pub async fn work_once(&self, shutdown: &CancellationToken) -> Result<bool> {
+        if !self.renew_lease().await? {
+            return Ok(false);
+        }
+        self.recover_stale().await?;
+        let (id, now) = (self.id.clone(), time::to_db(time::now()));
+        let Some(trial) = self.db.run(move |conn| db::trials::claim_next(conn, &id, now)).await? else {
+            return Ok(false);
+        };
+        self.run_claimed(trial, shutdown, false).await;
+        Ok(true)
+    }
+
+    async fn renew_lease(&self) -> Result<bool> {
+        let (id, ttl) = (self.id.clone(), Duration::from_std(self.config.lease_ttl).unwrap_or(Duration::seconds(15)));
+        let now = time::now();
+        self.db.run(move |conn| db::lease::acquire(conn, LEASE, &id, time::to_db(now), time::to_db(now + ttl))).await
+    }
+
+    /// Trials whose worker stopped heartbeating for longer than a lease: that worker is gone.
+    async fn recover_stale(&self) -> Result<()> {
+        let stale_before = time::to_db(time::now() - Duration::from_std(self.config.lease_ttl).unwrap_or_default());
+        let stale = self.db.run(move |conn| db::trials::stale(conn, stale_before)).await?;
+        for trial in stale {
+            let (id, key, now) = (self.id.clone(), trial.id.clone(), time::to_db(time::now()));
+            if self.db.run(move |conn| db::trials::adopt(conn, &key, &id, stale_before, now)).await? {
+                tracing::warn!(trial = %trial.id, "recovering a trial whose worker died");
+                self.run_claimed(trial, &CancellationToken::new(), true).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a claimed trial with a heartbeat beside it, and stores how it ended. `recovering`: the trial's worker
+    /// died; only its post_steps run.
+    async fn run_claimed(&self, trial: TrialRow, shutdown: &CancellationToken, recovering: bool) {
+        let span = tracing::info_span!(
+            "trial",
+            trial = %trial.id,
+            experiment = %trial.experiment_id,
+            schedule = trial.schedule_id.as_deref().unwrap_or("-")
+        );
+        self.run_claimed_in_span(trial, shutdown, recovering).instrument(span).await;
+    }
+
+    async fn run_claimed_in_span(&self, trial: TrialRow, shutdown: &CancellationToken, recovering: bool) {
+        let stop = Stop::default();
+        if trial.status == TrialStatus::StopInitiated.as_str() {
+            stop.stop(StopReason::Requested);
+        }
+        let heartbeat = tokio::spawn(
+            heartbeat(
+                self.db.clone(),
+                self.config.clone(),
+                self.id.clone(),
+                trial.id.clone(),
+                stop.clone(),
+                shutdown.clone(),
+            )
+            .in_current_span(),
+        );
+        let ending = match self.execute(&trial, &stop, recovering).await {
+            Ok(ending) => ending,
+            Err(error) => Ending {
+                status: TrialStatus::Failed,
+                reason: format!("eris could not run the trial: {}", error.message),
+                record: TrialRecord::default(),
+            },
+        };
+        heartbeat.abort();
+        tracing::info!(status = ending.status.as_str(), reason = %ending.reason, "trial ended");
+        let (db, id, key) = (self.db.clone(), self.id.clone(), trial.id.clone());
+        let record = to_text(&ending.record);
+        let now = time::to_db(time::now());
+        let finished =
+            db.run(move |conn| db::trials::finish(conn, &key, &id, ending.status, &ending.reason, &record, now)).await;
+        match finished {
+            Ok(true) => {}
+            Ok(false) => tracing::error!("the trial's end was not stored: it is no longer this worker's"),
+            Err(error) => tracing::error!("the trial's end was not stored: {}", error.message),
+        }
+    }
+
+    async fn execute(&self, trial: &TrialRow, stop: &Stop, recovering: bool) -> Result<Ending> {
+        let mut definition: Definition = from_text(&trial.experiment_snapshot)?;
+        let parameters = from_text(&trial.parameters)?;
+        if recovering {
+            // The interrupted run may have left failures in place: clean up, and record what happened.
+            definition.pre_steps.clear();
+            definition.steps.clear();
+        }
+        let save = |record: TrialRecord| {
+            let (db, id, key) = (self.db.clone(), self.id.clone(), trial.id.clone());
+            async move {
+                let text = to_text(&record);
+                if let Err(error) = db.run(move |conn| db::trials::save_record(conn, &key, &id, &text)).await {
+                    tracing::warn!("the trial record was not saved: {}", error.message);
+                }
+            }
+        };
+        let mut ending = self.executor.run(&definition, &parameters, stop, save).await;
+        if recovering {
+            let previous: TrialRecord = from_text(&trial.trial_record).unwrap_or_default();
+            let mut record = previous;
+            record.post_steps.extend(ending.record.post_steps);
+            let stopped = trial.status == TrialStatus::StopInitiated.as_str();
+            ending.status = if stopped { TrialStatus::Stopped } else { TrialStatus::Failed };
+            ending.reason = if stopped {
+                "stopped: the eris process running it died while stopping it; its post_steps ran again".to_owned()
+            } else {
+                "interrupted: the eris process running it stopped heartbeating; its post_steps ran".to_owned()
+            };
+            record.log_result("ERROR", &format!("Trial {}. {}", ending.status.as_str(), ending.reason));
+            ending.record = record;
+        }
+        Ok(ending)
+    }
+}
+
+/// Renews the trial's heartbeat and the lease while the trial runs; stops the trial when a stop is requested, when
+/// eris shuts down, or when the lease is lost.
+async fn heartbeat(
+    db: Db,
+    config: WorkerConfig,
+    worker: String,
+    trial: String,
+    stop: Stop,
+    shutdown: CancellationToken,
+) {
+    let ttl = Duration::from_std(config.lease_ttl).unwrap_or(Duration::seconds(15));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(config.heartbeat_every) => {}
+            () = shutdown.cancelled() => {
+                stop.stop(StopReason::Shutdown);
+                return;
+            }
+        }
+        let (w, t) = (worker.clone(), trial.clone());
+        let beat = db
+            .run(move |conn| {
+                let now = time::now();
+                let holds = db::lease::acquire(conn, LEASE, &w, time::to_db(now), time::to_db(now + ttl))?;
+                let status = db::trials::heartbeat(conn, &t, &w, time::to_db(now))?;
+                Ok((holds, status))
+            })
+            .await;
+        match beat {
+            Ok((true, Some(TrialStatus::StopInitiated))) => stop.stop(StopReason::Requested),
+            Ok((true, Some(_))) => {}
+            Ok((false, _)) | Ok((_, None)) => {
+                tracing::error!("lost the worker lease or the trial; stopping it");
+                stop.stop(StopReason::LostLease);
+            }
+            // The database may be back at the next beat; the lease lasts longer than a few missed beats.
+            Err(error) => tracing::warn!("heartbeat failed: {}", error.message),
+        }
+    }
+}
