@@ -50,7 +50,11 @@ async fn post_queues_a_trial_with_a_snapshot_of_the_experiment() {
             assert_eq!(trial[field], serde_json::Value::Null, "{field}");
         }
         assert_eq!(trial["scheduled_for"], trial["created_at"]);
-        assert_eq!(trial["experiment_snapshot"]["steps"], experiment["steps"]);
+        assert_eq!(trial["experiment_snapshot"]["steps"][0], experiment["steps"][0]);
+        assert_eq!(
+            trial["experiment_snapshot"]["steps"][1]["where"]["headers"]["X-Token"], "*****",
+            "secrets are masked"
+        );
 
         // Changing the experiment later does not change what the trial records.
         app.patch(&format!("/api/v1/experiment/{id}"), &json!({"steps": []})).await.expect_status(StatusCode::OK);

@@ -14,6 +14,7 @@ use crate::db::page::{Page, PageRequest};
 use crate::db::trials::TrialFilter;
 use crate::db::{self, Db, DbConnection, TrialRow, write_transaction};
 use crate::error::{Error, Result};
+use crate::executor::redact::redact;
 use crate::experiments::{self, Definition, JsonObject, parse_id};
 use crate::json::{from_optional_text, from_text, to_text};
 use crate::time;
@@ -30,11 +31,12 @@ pub struct Trial {
     pub schedule_id: Option<Uuid>,
     /// The experiment's revision when the trial was queued.
     pub experiment_revision: i64,
-    /// The experiment's definition at that revision: what the trial runs.
+    /// The experiment's definition at that revision: what the trial runs (values under secret-looking keys masked).
     pub experiment_snapshot: Definition,
     /// The experiment's metadata with the trial's own on top.
     #[schema(value_type = Object)]
     pub metadata: JsonObject,
+    /// The trial's own parameters (values under secret-looking keys masked).
     #[schema(value_type = Object)]
     pub parameters: JsonObject,
     #[schema(value_type = Object)]
@@ -94,6 +96,14 @@ fn api() -> String {
     "api".to_owned()
 }
 
+/// A stored JSON object with the values under secret-looking keys masked.
+fn redacted_object(text: &str) -> Result<JsonObject> {
+    match redact(&from_text(text)?) {
+        Value::Object(object) => Ok(object),
+        _ => Err(Error::internal("a stored JSON object is not an object")),
+    }
+}
+
 impl TryFrom<TrialRow> for Trial {
     type Error = Error;
 
@@ -103,9 +113,9 @@ impl TryFrom<TrialRow> for Trial {
             experiment: parse_id(&row.experiment_id)?,
             schedule_id: row.schedule_id.as_deref().map(parse_id).transpose()?,
             experiment_revision: row.experiment_revision,
-            experiment_snapshot: from_text(&row.experiment_snapshot)?,
+            experiment_snapshot: serde_json::from_value(redact(&from_text(&row.experiment_snapshot)?))?,
             metadata: from_text(&row.metadata)?,
-            parameters: from_text(&row.parameters)?,
+            parameters: redacted_object(&row.parameters)?,
             ticket: from_text(&row.ticket)?,
             status: TrialStatus::parse(&row.status)?,
             status_reason: row.status_reason,

@@ -249,3 +249,83 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A small HTTP service for steps to probe: records every request's method and path.
+pub struct TargetServer {
+    pub url: String,
+    pub hits: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TargetServer {
+    /// Routes: `/health` (200 `{"status":"UP"}`), `/fail` (503), `/slow` (answers after a minute), and any other
+    /// path 200 with an empty JSON object.
+    pub async fn start() -> Self {
+        use axum::routing::any;
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = hits.clone();
+        let app = Router::new().fallback(any(move |request: axum::extract::Request| {
+            let recorded = recorded.clone();
+            async move {
+                let path = request.uri().path().to_owned();
+                recorded.lock().unwrap().push(format!("{} {path}", request.method()));
+                match path.as_str() {
+                    "/health" => (StatusCode::OK, axum::Json(serde_json::json!({"status": "UP", "count": 3}))),
+                    "/fail" => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "DOWN"}))),
+                    "/slow" => {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        (StatusCode::OK, axum::Json(serde_json::json!({})))
+                    }
+                    _ => (StatusCode::OK, axum::Json(serde_json::json!({}))),
+                }
+            }
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, hits }
+    }
+
+    pub fn hits(&self) -> Vec<String> {
+        self.hits.lock().unwrap().clone()
+    }
+}
+
+/// A worker with short intervals, running until the returned token is cancelled.
+pub fn start_worker(db: &Db) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    use eris::worker::{Worker, WorkerConfig};
+    let config = WorkerConfig {
+        lease_ttl: Duration::from_secs(2),
+        heartbeat_every: Duration::from_millis(100),
+        poll_interval: Duration::from_millis(100),
+    };
+    let executor =
+        eris::executor::Executor { actions: eris::executor::actions::ActionContext::new(Duration::from_secs(5)) };
+    let worker = Worker::new(db.clone(), Default::default(), config, executor);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let handle = tokio::spawn(worker.run(shutdown.clone()));
+    (shutdown, handle)
+}
+
+impl TestApp {
+    /// Waits until the trial has ended and returns it.
+    pub async fn wait_for_end(&self, trial_id: &str) -> Value {
+        let path = format!("/api/v1/trial/{trial_id}");
+        wait_until(Duration::from_secs(20), &format!("trial {trial_id} to end"), || async {
+            let status = self.get(&path).await.json()["status"].as_str().unwrap_or_default().to_owned();
+            ["Succeeded", "Failed", "Aborted", "Invalid", "Stopped"].contains(&status.as_str())
+        })
+        .await;
+        self.get(&path).await.json()
+    }
+
+    /// Queues a trial of a new experiment made from `definition`; returns the trial's id.
+    pub async fn run_experiment(&self, definition: Value, parameters: Value) -> String {
+        let experiment = self.create_experiment(definition).await;
+        let trial = self
+            .post("/api/v1/trial", &serde_json::json!({"experiment": experiment["id"], "parameters": parameters}))
+            .await
+            .expect_status(StatusCode::CREATED)
+            .json();
+        trial["id"].as_str().unwrap().to_owned()
+    }
+}
