@@ -1,9 +1,14 @@
 //! `/api/v1/trial`: thin handlers over [`crate::trials`]. Trials cannot be edited or deleted.
 
 use axum::Json;
+use std::convert::Infallible;
+use std::time::Duration;
+
 use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,6 +21,7 @@ use super::pagination::{PageResponse, page_request};
 use super::{ANONYMOUS, AppState};
 use crate::db::trials::TrialFilter;
 use crate::time;
+use crate::trials::events::Tracker;
 use crate::trials::{self, Trial, TrialInput, TrialStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -23,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_trials, create_trial))
         .routes(routes!(find_trial))
         .routes(routes!(stop_trial))
+        .routes(routes!(trial_events))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -115,4 +122,60 @@ async fn find_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialP
         CommonErrors, NotFoundError, ConflictError))]
 async fn stop_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialPath>) -> ApiResult<Json<Trial>> {
     Ok(Json(trials::stop(&state.db, path.trial_id).await?))
+}
+
+/// How often an event stream looks at the trial.
+const EVENTS_POLL: Duration = Duration::from_millis(200);
+
+/// Follow a trial's progress as server-sent events: `status`, `step_started`, `step_finished` and `log`, each with
+/// an `id` and JSON data. A late subscriber first gets what already happened. The stream ends when the trial ends;
+/// comments keep it alive meanwhile.
+#[utoipa::path(get, path = "/api/v1/trial/{trial_id}/events", tag = "trials", params(TrialPath),
+    responses(
+        (status = 200, description = "A stream of events (`text/event-stream`), e.g. `event: status` / `id: 1` / \
+`data: {\"status\":\"In Progress\", …}`.", content_type = "text/event-stream", body = String),
+        CommonErrors, NotFoundError,
+    ))]
+async fn trial_events(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<TrialPath>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let first = trials::find(&state.db, path.trial_id).await?;
+    let start = (Some(first), Tracker::default(), 0_u64, false);
+    let events = stream::unfold(start, move |(mut pending, mut tracker, mut sent, mut done)| {
+        let (db, shutdown, id) = (state.db.clone(), state.shutdown.clone(), path.trial_id);
+        async move {
+            loop {
+                if done {
+                    return None;
+                }
+                let trial = match pending.take() {
+                    Some(trial) => trial,
+                    None => {
+                        tokio::select! {
+                            () = tokio::time::sleep(EVENTS_POLL) => {}
+                            () = shutdown.cancelled() => return None,
+                        }
+                        // A trial that disappeared (purged) or cannot be read ends the stream.
+                        trials::find(&db, id).await.ok()?
+                    }
+                };
+                done = trial.status.is_final();
+                let batch: Vec<Event> = tracker
+                    .advance(&trial)
+                    .into_iter()
+                    .map(|event| {
+                        sent += 1;
+                        Event::default().event(event.name).id(sent.to_string()).data(event.data.to_string())
+                    })
+                    .collect();
+                if !batch.is_empty() {
+                    let items = stream::iter(batch.into_iter().map(Ok::<_, Infallible>));
+                    return Some((items, (None, tracker, sent, done)));
+                }
+            }
+        }
+    })
+    .flatten();
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

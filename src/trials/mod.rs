@@ -1,5 +1,6 @@
 //! Trials: runs of an experiment, kept for audit. The API queues and stops them; nothing edits or deletes them.
 
+pub mod events;
 mod status;
 
 use chrono::{DateTime, Utc};
