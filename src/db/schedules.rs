@@ -87,3 +87,12 @@ pub fn set_fire_error(conn: &mut DbConnection, id: &str, error: &str, retry_at: 
         .execute(conn)?;
     Ok(())
 }
+
+/// Inserts many schedules (the benchmark's 100,000); call it inside a transaction. One statement per row: diesel's
+/// multi-row insert does not exist for the two-backend connection.
+pub fn insert_many(conn: &mut DbConnection, rows: &[ScheduleRow]) -> Result<()> {
+    for row in rows {
+        insert(conn, row)?;
+    }
+    Ok(())
+}
