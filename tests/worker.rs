@@ -124,12 +124,24 @@ async fn a_missing_parameter_makes_the_trial_invalid_before_anything_runs() {
                 json!({}),
             )
             .await;
+        let malformed = app
+            .run_experiment(
+                json!({"name": "malformed", "pre_steps": [probe("gate", &format!("{}/malformed-gate", target.url))],
+                       "steps": [{"do": "cm.http_probe", "where": {"url": "http://{{ host"}}]}),
+                json!({"host": "127.0.0.1"}),
+            )
+            .await;
         let trial = app.wait_for_end(&trial).await;
+        let malformed = app.wait_for_end(&malformed).await;
         shutdown.cancel();
         worker.await.unwrap();
         assert_eq!(trial["status"], "Invalid");
         assert_eq!(trial["status_reason"], "missing parameter(s): 'missing_url', 'other'");
         assert!(trial["trial_record"].get("pre_steps").is_none());
+        assert!(trial["trial_record"]["result"][0]["logs"][0].as_str().unwrap().contains("missing_url"));
+        assert_eq!(malformed["status"], "Invalid");
+        let reason = malformed["status_reason"].as_str().unwrap();
+        assert!(reason.starts_with("malformed template(s): ") && reason.contains("steps[0].where.url"), "{reason}");
     }
     assert!(target.hits().is_empty(), "nothing ran");
 }
