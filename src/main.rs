@@ -22,6 +22,10 @@ struct Cli {
     #[arg(long, env = "ERIS_LOG", value_name = "FILTER", default_value = config::DEFAULT_LOG, global = true)]
     log: String,
 
+    /// Log format: `json` (one object per line) or `pretty`. Default: pretty on a terminal, JSON otherwise.
+    #[arg(long, env = "ERIS_LOG_FORMAT", value_name = "FORMAT", global = true)]
+    log_format: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -49,7 +53,19 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let filter = config::log_filter(&cli.log)?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let json = match cli.log_format.as_deref().map(str::trim) {
+        Some("json") => true,
+        Some("pretty") => false,
+        None | Some("") => !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        Some(other) => anyhow::bail!("ERIS_LOG_FORMAT (--log-format): '{other}' is not 'json' or 'pretty'"),
+    };
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        // Span fields (trial, experiment, schedule, request_id) go into every line of the span.
+        logs.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        logs.init();
+    }
     match cli.command {
         Command::Openapi => {
             println!("{}", api::openapi().to_pretty_json()?);

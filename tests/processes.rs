@@ -32,15 +32,20 @@ fn database_url(url: &DatabaseUrl) -> String {
 
 impl Serve {
     async fn start(database: &TestDatabase) -> Self {
+        Self::start_logging(database, Stdio::null()).await
+    }
+
+    async fn start_logging(database: &TestDatabase, logs: Stdio) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_eris"))
             .arg("serve")
             .env("DATABASE_URL", database_url(&database.url))
             .env("ERIS_BIND", format!("127.0.0.1:{port}"))
             .env("ERIS_WORKER_LEASE_SECS", "2")
-            .env("ERIS_LOG", "warn")
+            .env("ERIS_LOG", "info")
+            .env("ERIS_LOG_FORMAT", "json")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(logs)
             .spawn()
             .unwrap();
         let serve =
@@ -179,4 +184,46 @@ async fn two_processes_on_one_database_fire_each_instant_once_and_run_one_trial_
             assert!(pair[1].0 >= pair[0].1, "{}: two trials ran at once: {pair:?}", app.backend());
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_request_and_trial_ids() {
+    let database = TestDatabase::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("eris.log");
+    let mut serve = Serve::start_logging(&database, std::fs::File::create(&log_path).unwrap().into()).await;
+    let response = serve
+        .http
+        .get(format!("{}/api/v1/experiment", serve.base))
+        .header("x-request-id", "req-from-client-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-from-client-42", "the id comes back");
+    let generated = serve.http.get(format!("{}/health", serve.base)).send().await.unwrap();
+    assert!(uuid::Uuid::parse_str(generated.headers()["x-request-id"].to_str().unwrap()).is_ok(), "or one is made");
+
+    let experiment = serve.post("/api/v1/experiment", json!({"name": "logged", "steps": []})).await;
+    let trial = serve.post("/api/v1/trial", json!({"experiment": experiment["id"]})).await;
+    let trial_id = trial["id"].as_str().unwrap().to_owned();
+    let app = TestApp::new(database);
+    app.wait_for_end(&trial_id).await;
+    serve.signal("-TERM");
+    serve.wait_for_exit().await;
+
+    let lines: Vec<Value> = std::fs::read_to_string(&log_path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["span"]["request_id"] == "req-from-client-42" && l["span"]["path"] == "/api/v1/experiment"),
+        "a request's log line carries its id"
+    );
+    let ended = lines.iter().find(|l| l["fields"]["message"] == "trial ended").expect("the trial's end is logged");
+    assert_eq!(ended["span"]["trial"], trial_id.as_str());
+    assert_eq!(ended["span"]["experiment"], experiment["id"]);
+    assert_eq!(ended["span"]["schedule"], "-");
 }

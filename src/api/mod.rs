@@ -14,7 +14,8 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use tower::ServiceExt as _;
-use tower_http::trace::TraceLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -79,11 +80,24 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(TraceLayer::new_for_http())
+        // Every request has an id: the client's `X-Request-Id`, or a new UUID. It is in every log line of the
+        // request and in the response.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state);
     // Trailing slashes are trimmed before routing, so `/api/v1/trial/` is `/api/v1/trial`. Swagger UI is left
     // alone: it redirects `/swagger-ui` to `/swagger-ui/` itself.
     Router::new().fallback_service(routes.map_request(trim_trailing_slash))
+}
+
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let request_id = request.headers().get("x-request-id").and_then(|id| id.to_str().ok()).unwrap_or("-");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
 }
 
 fn trim_trailing_slash(mut request: Request) -> Request {
