@@ -14,6 +14,7 @@ pub mod experiments;
 mod json;
 pub mod scheduler;
 pub mod schedules;
+pub mod telemetry;
 pub mod time;
 pub mod trials;
 pub mod wakeups;

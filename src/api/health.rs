@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,7 +12,7 @@ use utoipa_axum::routes;
 use super::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready))
+    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready)).routes(routes!(metrics))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,4 +46,14 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>
             (StatusCode::SERVICE_UNAVAILABLE, Json(HealthStatus { status: "unavailable", reason: Some(error.message) }))
         }
     }
+}
+
+/// Prometheus metrics of this process (trials, schedule fires, the worker lease, HTTP requests, the database pool);
+/// the names are listed in docs/operations.md.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text exposition format.", content_type = "text/plain; version=0.0.4",
+        body = String)))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let text = crate::telemetry::render(&state.db).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }

@@ -74,12 +74,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole HTTP application. `main` serves it and the tests call it directly.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+    crate::telemetry::install();
     let (api, document) = openapi_router().split_for_parts();
     let routes = api
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", document))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(crate::telemetry::track_http))
         // Every request has an id: the client's `X-Request-Id`, or a new UUID. It is in every log line of the
         // request and in the response.
         .layer(PropagateRequestIdLayer::x_request_id())

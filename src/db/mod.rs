@@ -33,6 +33,13 @@ pub struct Db {
     url: DatabaseUrl,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub idle: u32,
+    pub in_use: u32,
+    pub max: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
     pub max_size: u32,
@@ -82,6 +89,16 @@ impl Db {
         })
         .await
         .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+    }
+
+    /// How many connections the pool holds, and how many are in use.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            idle: state.idle_connections,
+            in_use: state.connections - state.idle_connections,
+            max: self.pool.max_size(),
+        }
     }
 
     /// Checks that the database answers (`GET /ready`).

@@ -209,3 +209,11 @@ pub fn adopt(
         .execute(conn)?;
     Ok(updated == 1)
 }
+
+/// How many trials are queued, and how many run, in the whole database.
+pub fn count_active(conn: &mut DbConnection) -> Result<(i64, i64)> {
+    let queued: i64 =
+        trials::table.filter(trials::status.eq(TrialStatus::Scheduled.as_str())).count().get_result(conn)?;
+    let running: i64 = trials::table.filter(trials::status.eq_any(RUNNING)).count().get_result(conn)?;
+    Ok((queued, running))
+}

@@ -13,6 +13,7 @@ pub mod plan;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -21,6 +22,7 @@ use crate::db::{self, Db, DbConnection, write_transaction};
 use crate::error::{DUPLICATE, Error, Result};
 use crate::json::from_text;
 use crate::schedules::{ConcurrencyPolicy, MisfirePolicy};
+use crate::telemetry;
 use crate::time;
 use crate::trials::{self, NewTrial};
 use crate::wakeups::Wakeups;
@@ -65,6 +67,8 @@ pub struct Scheduler {
 
 /// Due schedules fired per query; more are fetched at once when a batch is full.
 const BATCH: i64 = 100;
+/// Fires made at once; leaves connections of the pool (10) to the API and the worker.
+const PARALLEL_FIRES: usize = 6;
 
 impl Scheduler {
     pub fn new(db: Db, wakeups: Wakeups, config: SchedulerConfig) -> Self {
@@ -102,9 +106,11 @@ impl Scheduler {
         loop {
             let now = time::to_db(time::now());
             let due = self.db.run(move |conn| db::schedules::due(conn, now, BATCH)).await?;
-            for schedule in &due {
-                self.fire_isolated(&schedule.id).await;
-            }
+            // Schedules due at the same instant fire side by side (each in its own transaction), so the last of
+            // many does not wait for all the others.
+            futures_util::stream::iter(&due)
+                .for_each_concurrent(PARALLEL_FIRES, |schedule| self.fire_isolated(&schedule.id))
+                .await;
             if (due.len() as i64) < BATCH {
                 break;
             }
@@ -116,14 +122,22 @@ impl Scheduler {
     async fn fire_isolated(&self, id: &str) {
         match self.fire(id, time::now()).await {
             Ok(FireOutcome::Created { trial_id, scheduled_for, catch_up, missed }) => {
+                telemetry::schedule_fires("created", 1);
+                telemetry::schedule_fires("missed", missed.unsigned_abs());
+                if !catch_up {
+                    telemetry::fire_latency(seconds(time::now() - scheduled_for));
+                }
                 tracing::info!(schedule = id, trial = %trial_id, %scheduled_for, catch_up, missed, "schedule fired");
                 self.wakeups.trial_queued();
             }
             Ok(FireOutcome::NoTrial { skipped, missed }) => {
+                telemetry::schedule_fires("skipped", u64::from(skipped));
+                telemetry::schedule_fires("missed", missed.unsigned_abs());
                 tracing::warn!(schedule = id, skipped, missed, "schedule fire made no trial");
             }
             Ok(FireOutcome::NotDue) => {}
             Err(error) => {
+                telemetry::schedule_fires("failed", 1);
                 tracing::error!(schedule = id, code = error.code, "schedule fire failed: {}", error.message);
                 let retry_at = time::to_db(time::now() + self.config.retry_after);
                 let (key, message) = (id.to_owned(), error.message);
@@ -213,6 +227,10 @@ fn fire_in_transaction(
         }
         None => FireOutcome::NoTrial { skipped, missed: plan.missed },
     })
+}
+
+fn seconds(duration: Duration) -> f64 {
+    duration.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6
 }
 
 /// A worker or scheduler identity: unique per process, readable in the database.

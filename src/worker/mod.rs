@@ -83,13 +83,16 @@ impl Worker {
         if let Err(error) = db.run(move |conn| db::lease::release(conn, LEASE, &id)).await {
             tracing::warn!("cannot release the worker lease: {}", error.message);
         }
+        crate::telemetry::lease_held(false);
         tracing::info!(worker = %self.id, "worker stopped");
     }
 
     /// Takes the lease if it can, recovers stale trials, and runs the next queued trial. Returns whether it ran
     /// one (then it looks for the next at once).
     pub async fn work_once(&self, shutdown: &CancellationToken) -> Result<bool> {
-        if !self.renew_lease().await? {
+        let held = self.renew_lease().await?;
+        crate::telemetry::lease_held(held);
+        if !held {
             return Ok(false);
         }
         self.recover_stale().await?;
@@ -161,11 +164,16 @@ impl Worker {
         tracing::info!(status = ending.status.as_str(), reason = %ending.reason, "trial ended");
         let (db, id, key) = (self.db.clone(), self.id.clone(), trial.id.clone());
         let record = to_text(&ending.record);
+        let status = ending.status;
         let now = time::to_db(time::now());
         let finished =
             db.run(move |conn| db::trials::finish(conn, &key, &id, ending.status, &ending.reason, &record, now)).await;
         match finished {
-            Ok(true) => {}
+            Ok(true) => {
+                let started = trial.executed_at.map(time::from_db);
+                let duration = started.map(|started| (time::now() - started).num_milliseconds() as f64 / 1000.0);
+                crate::telemetry::trial_finished(status, duration);
+            }
             Ok(false) => tracing::error!("the trial's end was not stored: it is no longer this worker's"),
             Err(error) => tracing::error!("the trial's end was not stored: {}", error.message),
         }
