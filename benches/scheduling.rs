@@ -197,7 +197,7 @@ async fn cancel_queued(db: &Db) {
             return;
         }
         for trial in page.items {
-            trials::stop(db, trial.id).await.unwrap();
+            trials::stop(db, trial.id, Default::default()).await.unwrap();
         }
     }
 }

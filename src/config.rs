@@ -11,6 +11,9 @@
 //! | `ERIS_MISFIRE_DEADLINE_SECS` | `--misfire-deadline-secs` | `3600` |
 //! | `ERIS_WORKER_LEASE_SECS` | `--worker-lease-secs` | `15` |
 //! | `ERIS_STEP_TIMEOUT_SECS` | `--step-timeout-secs` | `30` |
+//! | `ERIS_WEBHOOK_URLS` | `--webhook-urls` | none |
+//! | `ERIS_WEBHOOK_SECRET` | `--webhook-secret` | none |
+//! | `ERIS_PUBLIC_URL` | `--public-url` | `http://$ERIS_BIND` |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -65,6 +68,19 @@ pub struct ServeArgs {
     /// Timeout of an HTTP step that sets none, in seconds.
     #[arg(long, env = "ERIS_STEP_TIMEOUT_SECS", value_name = "SECONDS", default_value = "30")]
     pub step_timeout_secs: String,
+
+    /// Webhooks told about every trial: comma-separated URLs, each optionally prefixed `slack:` for a
+    /// Slack-compatible message.
+    #[arg(long, env = "ERIS_WEBHOOK_URLS", value_name = "URLS", default_value = "")]
+    pub webhook_urls: String,
+
+    /// Key of the HMAC-SHA256 signature of every webhook delivery (header X-Eris-Signature).
+    #[arg(long, env = "ERIS_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+
+    /// The URL eris is reached at, for links in webhooks (default: http:// and ERIS_BIND).
+    #[arg(long, env = "ERIS_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 /// Settings of `eris serve`, checked.
@@ -76,6 +92,7 @@ pub struct ServeConfig {
     pub misfire_deadline: Duration,
     pub worker_lease: Duration,
     pub step_timeout: Duration,
+    pub webhooks: crate::webhooks::delivery::WebhookConfig,
 }
 
 impl DatabaseArgs {
@@ -135,6 +152,29 @@ impl ServeArgs {
             )?,
             worker_lease: seconds("ERIS_WORKER_LEASE_SECS (--worker-lease-secs)", &self.worker_lease_secs, 2, 3_600)?,
             step_timeout: seconds("ERIS_STEP_TIMEOUT_SECS (--step-timeout-secs)", &self.step_timeout_secs, 1, 3_600)?,
+            webhooks: self.webhooks(bind)?,
+        })
+    }
+}
+
+impl ServeArgs {
+    fn webhooks(&self, bind: SocketAddr) -> anyhow::Result<crate::webhooks::delivery::WebhookConfig> {
+        let targets = crate::webhooks::parse_global_targets(&self.webhook_urls)
+            .map_err(|e| anyhow::anyhow!("ERIS_WEBHOOK_URLS (--webhook-urls): {e}"))?;
+        let public_url = match self.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let parsed = url::Url::parse(url)
+                    .map_err(|e| anyhow::anyhow!("ERIS_PUBLIC_URL (--public-url): '{url}' is not a URL: {e}"))?;
+                parsed.as_str().trim_end_matches('/').to_owned()
+            }
+            None => format!("http://{bind}"),
+        };
+        let secret = self.webhook_secret.clone().filter(|s| !s.is_empty());
+        Ok(crate::webhooks::delivery::WebhookConfig {
+            targets,
+            secret,
+            public_url,
+            ..crate::webhooks::delivery::WebhookConfig::default()
         })
     }
 }
@@ -174,6 +214,9 @@ mod tests {
             misfire_deadline_secs: "3600".to_owned(),
             worker_lease_secs: "15".to_owned(),
             step_timeout_secs: "30".to_owned(),
+            webhook_urls: String::new(),
+            webhook_secret: None,
+            public_url: None,
         }
     }
 

@@ -12,6 +12,7 @@ use eris::executor::Executor;
 use eris::executor::actions::ActionContext;
 use eris::scheduler::{Scheduler, SchedulerConfig};
 use eris::wakeups::Wakeups;
+use eris::webhooks::delivery::Deliverer;
 use eris::worker::{Worker, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -117,11 +118,18 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
         wakeups.clone(),
         WorkerConfig { lease_ttl: config.worker_lease, ..WorkerConfig::default() },
         Executor { actions: ActionContext::new(config.step_timeout) },
-    );
+    )
+    .with_webhooks(config.webhooks.clone());
+    if !config.webhooks.targets.is_empty() && config.webhooks.secret.is_none() {
+        tracing::warn!("ERIS_WEBHOOK_URLS is set without ERIS_WEBHOOK_SECRET: deliveries are not signed");
+    }
+    let deliverer = Deliverer::new(db.clone(), config.webhooks.clone(), wakeups.clone());
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
     let worker = tokio::spawn(worker.run(shutdown.clone()));
+    let deliverer = tokio::spawn(deliverer.run(shutdown.clone()));
 
-    let app = api::app(AppState { db, wakeups, shutdown: shutdown.clone() }, config.max_body_bytes);
+    let webhooks = std::sync::Arc::new(config.webhooks.clone());
+    let app = api::app(AppState { db, wakeups, shutdown: shutdown.clone(), webhooks }, config.max_body_bytes);
     tracing::info!(
         address = %listener.local_addr()?,
         database = %config.database_url.display(),
@@ -139,9 +147,10 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
         .await;
     // The worker stops a running trial at a safe point, runs its post_steps and records it before it returns.
     shutdown.cancel();
-    let (scheduler, worker) = tokio::join!(scheduler, worker);
+    let (scheduler, worker, deliverer) = tokio::join!(scheduler, worker, deliverer);
     scheduler?;
     worker?;
+    deliverer?;
     served?;
     tracing::info!("eris stopped");
     Ok(())

@@ -49,6 +49,14 @@ pub fn install() -> PrometheusHandle {
 }
 
 fn describe() {
+    // Series exist from the start at 0, so that alert rules can use plain increase() from the first event on.
+    for status in TrialStatus::ALL.into_iter().filter(|s| s.is_final()) {
+        counter!(TRIALS_FINISHED, "status" => status.as_str()).absolute(0);
+    }
+    for outcome in ["created", "skipped", "missed", "failed"] {
+        counter!(SCHEDULE_FIRES, "outcome" => outcome).absolute(0);
+    }
+    gauge!(LEASE_HELD).set(0.0);
     describe_counter!(TRIALS_FINISHED, "Trials that ended, by final status.");
     describe_gauge!(TRIALS_IN_PROGRESS, "Trials In Progress or Stop Initiated in the database (all replicas).");
     describe_gauge!(TRIALS_QUEUED, "Trials Scheduled (queued) in the database (all replicas).");
@@ -100,7 +108,7 @@ pub async fn track_http(request: Request, next: Next) -> Response {
 /// The Prometheus text of this process, with the gauges read from the database first.
 pub async fn render(db: &Db) -> String {
     let handle = install();
-    match db.run(crate::db::trials::count_active).await {
+    match db.run_quick(crate::db::trials::count_active).await {
         Ok((queued, running)) => {
             gauge!(TRIALS_QUEUED).set(queued as f64);
             gauge!(TRIALS_IN_PROGRESS).set(running as f64);

@@ -11,6 +11,8 @@ pub struct Wakeups {
     pub scheduler: Arc<Notify>,
     /// A trial was queued or a stop requested.
     pub worker: Arc<Notify>,
+    /// A webhook delivery was queued.
+    pub webhooks: Arc<Notify>,
 }
 
 impl Wakeups {
@@ -21,5 +23,9 @@ impl Wakeups {
 
     pub fn trial_queued(&self) {
         self.worker.notify_one();
+    }
+
+    pub fn webhooks_queued(&self) {
+        self.webhooks.notify_one();
     }
 }

@@ -51,14 +51,14 @@ async fn put_replaces_patch_merges_and_both_bump_the_revision() {
         assert_eq!(replaced["metadata"], json!({}));
 
         let patched = app
-            .patch(&path, &json!({"description": "now described", "misarch": {"testName": "t"}}))
+            .patch(&path, &json!({"description": "now described", "misarch": common::misarch_sample()}))
             .await
             .expect_status(StatusCode::OK)
             .json();
         assert_eq!(patched["revision"], 3);
         assert_eq!(patched["name"], "renamed", "PATCH keeps what it leaves out");
         assert_eq!(patched["description"], "now described");
-        assert_eq!(patched["misarch"], json!({"testName": "t"}));
+        assert_eq!(patched["misarch"], common::misarch_sample());
         assert!(patched["updated_at"].as_str() > replaced["updated_at"].as_str());
         assert_eq!(patched["created_at"], replaced["created_at"]);
 
@@ -101,6 +101,12 @@ async fn bad_definitions_are_rejected_with_the_field_named() {
             ),
             (json!({"name": "x", "steps": [], "metadata": []}), "invalid_body", "metadata"),
             (json!({"name": "x", "steps": [], "misarch": "yes"}), "invalid_body", "misarch"),
+            (json!({"name": "x", "steps": [], "notify": [{"url": "ftp://x"}]}), "invalid_notify", "notify[0].url"),
+            (
+                json!({"name": "x", "steps": [], "notify": [{"url": "http://x", "format": "xml"}]}),
+                "invalid_body",
+                "notify[0].format",
+            ),
         ];
         for (body, code, field) in cases {
             let response = app.post("/api/v1/experiment", &body).await;
@@ -287,6 +293,45 @@ async fn lists_page_through_every_experiment_once_in_creation_order() {
             StatusCode::BAD_REQUEST,
             "invalid_query_parameter",
             Some("from"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_misarch_experiment_is_validated_when_written() {
+    for app in TestApp::all() {
+        let mut experiment = json!({"name": "misarch", "steps": [], "misarch": common::misarch_sample()});
+        let created = app.create_experiment(experiment.clone()).await;
+        assert_eq!(created["misarch"], common::misarch_sample());
+        let cases = [
+            (
+                "/misarch/gatling/0/encodedWorkFileContent",
+                json!("not base64!"),
+                "misarch.gatling[0].encodedWorkFileContent",
+            ),
+            ("/misarch/goals/0/metric", json!("fastest response"), "misarch.goals[0].metric"),
+            ("/misarch/goals/0/threshold", json!("2000"), "misarch.goals[0].threshold"),
+        ];
+        for (pointer, bad, field) in cases {
+            let good = experiment.pointer(pointer).unwrap().clone();
+            *experiment.pointer_mut(pointer).unwrap() = bad;
+            let error = app.post("/api/v1/experiment", &experiment).await.expect_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_misarch",
+                Some(field),
+            );
+            assert!(error["message"].as_str().unwrap().starts_with(field), "{error}");
+            *experiment.pointer_mut(pointer).unwrap() = good;
+        }
+        // A failure set the configurator would reject: a probability above 1.
+        let failures = experiment
+            .pointer_mut("/misarch/misarchFailures/0/failures/0/serviceInvocationDeterioration/0/errorProbability")
+            .unwrap();
+        *failures = json!(1.5);
+        app.post("/api/v1/experiment", &experiment).await.expect_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_misarch",
+            Some("misarch.misarchFailures[0].failures[0].serviceInvocationDeterioration[0].errorProbability"),
         );
     }
 }

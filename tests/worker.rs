@@ -239,3 +239,18 @@ async fn trials_of_a_dead_worker_are_recovered_after_their_post_steps_ran() {
     }
     assert_eq!(target.hits().iter().filter(|h| h.ends_with("/cleanup-recovered")).count(), 4);
 }
+
+#[tokio::test]
+async fn a_misarch_trial_fails_plainly_until_the_misarch_run_exists() {
+    for app in TestApp::all() {
+        let (shutdown, worker) = start_worker(&app.db);
+        let trial = app
+            .run_experiment(json!({"name": "misarch", "steps": [], "misarch": common::misarch_sample()}), json!({}))
+            .await;
+        let trial = app.wait_for_end(&trial).await;
+        shutdown.cancel();
+        worker.await.unwrap();
+        assert_eq!(trial["status"], "Failed");
+        assert!(trial["status_reason"].as_str().unwrap().contains("cannot run the MiSArch part"), "{trial}");
+    }
+}

@@ -36,6 +36,8 @@ pub struct AppState {
     pub wakeups: Wakeups,
     /// Cancelled when eris shuts down: ends long-lived responses (event streams).
     pub shutdown: CancellationToken,
+    /// Where trial events go (a stop through the API is one).
+    pub webhooks: std::sync::Arc<crate::webhooks::delivery::WebhookConfig>,
 }
 
 #[derive(OpenApi)]

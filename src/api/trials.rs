@@ -121,7 +121,13 @@ async fn find_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialP
     responses((status = 200, description = "The trial with its new status.", body = Trial),
         CommonErrors, NotFoundError, ConflictError))]
 async fn stop_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialPath>) -> ApiResult<Json<Trial>> {
-    Ok(Json(trials::stop(&state.db, path.trial_id).await?))
+    let trial = trials::stop(&state.db, path.trial_id, state.webhooks.clone()).await?;
+    if trial.status == TrialStatus::Stopped {
+        // Stopped before it ran: the worker never sees it, so it is counted here.
+        crate::telemetry::trial_finished(TrialStatus::Stopped, None);
+    }
+    state.wakeups.webhooks_queued();
+    Ok(Json(trial))
 }
 
 /// How often an event stream looks at the trial.

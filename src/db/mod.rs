@@ -11,6 +11,7 @@ pub mod page;
 pub mod schedules;
 mod schema;
 pub mod trials;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -32,6 +33,9 @@ pub struct Db {
     pool: Pool<connection::Manager>,
     url: DatabaseUrl,
 }
+
+/// How long a probe or a scrape waits for a connection.
+pub const QUICK_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolState {
@@ -80,11 +84,32 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
+        self.run_waiting(None, f).await
+    }
+
+    /// Like [`Db::run`], but gives up after [`QUICK_WAIT`] without a connection: for probes and scrapes, which
+    /// must answer fast when the database is gone.
+    pub async fn run_quick<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_waiting(Some(QUICK_WAIT), f).await
+    }
+
+    async fn run_waiting<T, F>(&self, wait: Option<Duration>, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = pool.get()?;
+            let mut conn = match wait {
+                Some(wait) => pool.get_timeout(wait)?,
+                None => pool.get()?,
+            };
             f(&mut conn)
         })
         .await
@@ -103,7 +128,7 @@ impl Db {
 
     /// Checks that the database answers (`GET /ready`).
     pub async fn ping(&self) -> Result<()> {
-        self.run(|conn| {
+        self.run_quick(|conn| {
             conn.batch_execute("SELECT 1")?;
             Ok(())
         })

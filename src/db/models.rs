@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{experiments, schedules, trials};
+use super::schema::{experiments, schedules, trials, webhook_deliveries};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = experiments)]
@@ -23,6 +23,7 @@ pub struct ExperimentRow {
     pub updated_at: NaiveDateTime,
     pub revision: i64,
     pub archived_at: Option<NaiveDateTime>,
+    pub notify: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -88,4 +89,22 @@ pub struct TrialBrief {
     pub schedule_id: Option<String>,
     pub status: String,
     pub executed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub trial_id: String,
+    pub event: String,
+    pub url: String,
+    pub format: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
 }

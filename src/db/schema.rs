@@ -16,6 +16,7 @@ diesel::table! {
         updated_at -> Timestamp,
         revision -> BigInt,
         archived_at -> Nullable<Timestamp>,
+        notify -> Text,
     }
 }
 
@@ -82,6 +83,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        trial_id -> Text,
+        event -> Text,
+        url -> Text,
+        format -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        last_status_code -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(schedules -> experiments (experiment_id));
 diesel::joinable!(trials -> experiments (experiment_id));
-diesel::allow_tables_to_appear_in_same_query!(experiments, schedules, trials, worker_leases);
+diesel::allow_tables_to_appear_in_same_query!(experiments, schedules, trials, worker_leases, webhook_deliveries);

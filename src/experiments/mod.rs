@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 pub use steps::{JsonObject, Step};
 
+use crate::webhooks::NotifyTarget;
+
 use crate::db::experiments::{Archived, ExperimentFilter};
 use crate::db::page::{Page, PageRequest};
 use crate::db::{self, Db, ExperimentRow, write_transaction};
@@ -34,6 +36,8 @@ pub struct Definition {
     pub post_steps: Vec<Step>,
     #[schema(value_type = Option<Object>)]
     pub misarch: Option<JsonObject>,
+    #[serde(default)]
+    pub notify: Vec<NotifyTarget>,
 }
 
 /// An experiment as the API returns it.
@@ -56,6 +60,8 @@ pub struct Experiment {
     /// A MiSArch experiment (Gatling workload, failures, goals), or null.
     #[schema(value_type = Option<Object>)]
     pub misarch: Option<JsonObject>,
+    /// Webhooks told about this experiment's trials, besides those of `ERIS_WEBHOOK_URLS`.
+    pub notify: Vec<NotifyTarget>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -96,6 +102,9 @@ pub struct ExperimentInput {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub misarch: Option<JsonObject>,
+    /// Webhooks told about this experiment's trials: `[{"url": "https://…", "format": "json" | "slack"}]`.
+    #[serde(default)]
+    pub notify: Vec<NotifyTarget>,
 }
 
 /// The body of `PATCH /experiment/{id}`: each field given replaces that field; others stay.
@@ -116,6 +125,7 @@ pub struct ExperimentPatch {
     #[serde(default, deserialize_with = "crate::json::double_option")]
     #[schema(value_type = Option<Object>)]
     pub misarch: Option<Option<JsonObject>>,
+    pub notify: Option<Vec<NotifyTarget>>,
 }
 
 impl From<ExperimentInput> for Definition {
@@ -129,6 +139,7 @@ impl From<ExperimentInput> for Definition {
             steps: input.steps,
             post_steps: input.post_steps,
             misarch: input.misarch,
+            notify: input.notify,
         }
     }
 }
@@ -136,7 +147,7 @@ impl From<ExperimentInput> for Definition {
 impl ExperimentPatch {
     fn apply(self, definition: &mut Definition) {
         apply_patch!(self => definition; ExperimentPatch {
-            name, description, metadata, parameters, pre_steps, steps, post_steps, misarch,
+            name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify,
         });
     }
 }
@@ -165,6 +176,11 @@ impl Definition {
         steps::validate_phase("pre_steps", &self.pre_steps)?;
         steps::validate_phase("steps", &self.steps)?;
         steps::validate_phase("post_steps", &self.post_steps)?;
+        crate::webhooks::validate_targets("notify", &self.notify)?;
+        if let Some(misarch) = &self.misarch {
+            crate::misarch::definition::validate(misarch)
+                .map_err(|e| Error::invalid("invalid_misarch", e.field.clone(), e.to_string()))?;
+        }
         Ok(())
     }
 
@@ -177,6 +193,7 @@ impl Definition {
         row.steps = to_text(&self.steps);
         row.post_steps = to_text(&self.post_steps);
         row.misarch = self.misarch.as_ref().map(to_text);
+        row.notify = to_text(&self.notify);
     }
 }
 
@@ -191,6 +208,7 @@ impl ExperimentRow {
             steps: from_text(&self.steps)?,
             post_steps: from_text(&self.post_steps)?,
             misarch: from_optional_text(self.misarch.as_deref())?,
+            notify: from_text(&self.notify)?,
         })
     }
 
@@ -214,6 +232,7 @@ impl TryFrom<ExperimentRow> for Experiment {
             steps: definition.steps,
             post_steps: definition.post_steps,
             misarch: definition.misarch,
+            notify: definition.notify,
             created_by: row.created_by,
             created_at: time::from_db(row.created_at),
             updated_at: time::from_db(row.updated_at),
@@ -263,6 +282,7 @@ pub async fn create(db: &Db, input: ExperimentInput, actor: &str) -> Result<Expe
         updated_at: now,
         revision: 1,
         archived_at: None,
+        notify: String::new(),
     };
     definition.write_into(&mut row);
     db.run(move |conn| {

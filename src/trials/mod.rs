@@ -19,6 +19,8 @@ use crate::executor::redact::redact;
 use crate::experiments::{self, Definition, JsonObject, parse_id};
 use crate::json::{from_optional_text, from_text, to_text};
 use crate::time;
+use crate::webhooks::Event;
+use crate::webhooks::delivery::{self, WebhookConfig};
 
 const MAX_INITIATED_FROM_CHARS: usize = 100;
 
@@ -68,6 +70,51 @@ pub struct Trial {
     pub grafana_url: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub report: Option<Value>,
+    /// The webhook deliveries of the trial's events, with their attempts and outcome.
+    pub notifications: Vec<Notification>,
+}
+
+/// One webhook delivery of a trial event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Notification {
+    /// `started`, `succeeded`, `failed`, `aborted`, `stopped` or `invalid`.
+    pub event: String,
+    /// The receiver, with its path hidden (a Slack webhook's path is its secret).
+    pub url: String,
+    /// `json` or `slack`.
+    pub format: String,
+    /// `pending` (being retried), `delivered` or `failed` (gave up).
+    pub status: String,
+    pub attempts: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::db::DeliveryRow> for Notification {
+    fn from(row: crate::db::DeliveryRow) -> Self {
+        Self {
+            event: row.event,
+            url: crate::webhooks::display_url(&row.url),
+            format: row.format,
+            status: row.status,
+            attempts: row.attempts,
+            last_status_code: row.last_status_code,
+            last_error: row.last_error,
+            next_attempt_at: row.next_attempt_at.map(time::from_db),
+        }
+    }
+}
+
+/// Fills in the trials' webhook deliveries, with one query for all of them.
+fn with_notifications(conn: &mut DbConnection, mut trials: Vec<Trial>) -> Result<Vec<Trial>> {
+    let ids: Vec<String> = trials.iter().map(|t| t.id.to_string()).collect();
+    for delivery in db::webhooks::of_trials(conn, &ids)? {
+        if let Some(trial) = trials.iter_mut().find(|t| t.id.to_string() == delivery.trial_id) {
+            trial.notifications.push(delivery.into());
+        }
+    }
+    Ok(trials)
 }
 
 /// The body of `POST /trial`: run an experiment now.
@@ -132,6 +179,7 @@ impl TryFrom<TrialRow> for Trial {
             violations: from_optional_text(row.violations.as_deref())?,
             grafana_url: row.grafana_url,
             report: from_optional_text(row.report.as_deref())?,
+            notifications: Vec::new(),
         })
     }
 }
@@ -222,17 +270,25 @@ fn trial_not_found(id: Uuid) -> Error {
 }
 
 pub async fn find(db: &Db, id: Uuid) -> Result<Trial> {
-    db.run(move |conn| db::trials::find(conn, &id.to_string())?.ok_or_else(|| trial_not_found(id))?.try_into()).await
+    db.run(move |conn| {
+        let trial = db::trials::find(conn, &id.to_string())?.ok_or_else(|| trial_not_found(id))?.try_into()?;
+        Ok(with_notifications(conn, vec![trial])?.remove(0))
+    })
+    .await
 }
 
 pub async fn list(db: &Db, filter: TrialFilter, page: PageRequest) -> Result<Page<Trial>> {
-    db.run(move |conn| db::trials::list(conn, &filter, &page)?.map(Trial::try_from)).await
+    db.run(move |conn| {
+        let page = db::trials::list(conn, &filter, &page)?.map(Trial::try_from)?;
+        Ok(Page { items: with_notifications(conn, page.items)?, next: page.next })
+    })
+    .await
 }
 
 /// `PUT /trial/{id}/stop`. A `Scheduled` trial becomes `Stopped` without running; an `In Progress` one becomes
 /// `Stop Initiated` and the worker stops it. Stopping a trial that is already stopping changes nothing; a
 /// finished trial cannot be stopped.
-pub async fn stop(db: &Db, id: Uuid) -> Result<Trial> {
+pub async fn stop(db: &Db, id: Uuid, webhooks: std::sync::Arc<WebhookConfig>) -> Result<Trial> {
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let key = id.to_string();
@@ -262,7 +318,13 @@ pub async fn stop(db: &Db, id: Uuid) -> Result<Trial> {
                     format!("trial {id} changed status meanwhile; retry"),
                 ));
             }
-            db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?.try_into()
+            let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
+            // A trial stopped before it ran never reaches the worker: its 'stopped' event is told from here.
+            if status == TrialStatus::Scheduled {
+                delivery::enqueue(conn, &webhooks, &row, Event::Ended(TrialStatus::Stopped))?;
+            }
+            let trial = row.try_into()?;
+            Ok(with_notifications(conn, vec![trial])?.remove(0))
         })
     })
     .await

@@ -11,7 +11,9 @@ use chrono::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::db::{self, Db, TrialRow};
+use std::sync::Arc;
+
+use crate::db::{self, Db, TrialRow, write_transaction};
 use crate::error::Result;
 use crate::executor::{Ending, Executor, Stop, StopReason, record::TrialRecord};
 use crate::experiments::Definition;
@@ -19,6 +21,8 @@ use crate::json::{from_text, to_text};
 use crate::time;
 use crate::trials::TrialStatus;
 use crate::wakeups::Wakeups;
+use crate::webhooks::Event;
+use crate::webhooks::delivery::{self, WebhookConfig};
 
 pub const LEASE: &str = "trial-worker";
 
@@ -47,12 +51,20 @@ pub struct Worker {
     wakeups: Wakeups,
     config: WorkerConfig,
     executor: Executor,
+    webhooks: Arc<WebhookConfig>,
     id: String,
 }
 
 impl Worker {
     pub fn new(db: Db, wakeups: Wakeups, config: WorkerConfig, executor: Executor) -> Self {
-        Self { db, wakeups, config, executor, id: crate::scheduler::process_id("worker") }
+        let webhooks = Arc::new(WebhookConfig::default());
+        Self { db, wakeups, config, executor, webhooks, id: crate::scheduler::process_id("worker") }
+    }
+
+    /// Where trial events go besides each experiment's own `notify` list.
+    pub fn with_webhooks(mut self, webhooks: WebhookConfig) -> Self {
+        self.webhooks = Arc::new(webhooks);
+        self
     }
 
     pub fn id(&self) -> &str {
@@ -90,7 +102,8 @@ impl Worker {
     /// Takes the lease if it can, recovers stale trials, and runs the next queued trial. Returns whether it ran
     /// one (then it looks for the next at once).
     pub async fn work_once(&self, shutdown: &CancellationToken) -> Result<bool> {
-        let held = self.renew_lease().await?;
+        // A database error means the lease may lapse: say so, rather than show a lease this process may not hold.
+        let held = self.renew_lease().await.inspect_err(|_| crate::telemetry::lease_held(false))?;
         crate::telemetry::lease_held(held);
         if !held {
             return Ok(false);
@@ -137,6 +150,14 @@ impl Worker {
     }
 
     async fn run_claimed_in_span(&self, trial: TrialRow, shutdown: &CancellationToken, recovering: bool) {
+        if !recovering {
+            let (db, webhooks, row) = (self.db.clone(), self.webhooks.clone(), trial.clone());
+            match db.run(move |conn| delivery::enqueue(conn, &webhooks, &row, Event::Started)).await {
+                Ok(0) => {}
+                Ok(_) => self.wakeups.webhooks_queued(),
+                Err(error) => tracing::error!("cannot queue the 'started' webhooks: {}", error.message),
+            }
+        }
         let stop = Stop::default();
         if trial.status == TrialStatus::StopInitiated.as_str() {
             stop.stop(StopReason::Requested);
@@ -162,19 +183,32 @@ impl Worker {
         };
         heartbeat.abort();
         tracing::info!(status = ending.status.as_str(), reason = %ending.reason, "trial ended");
-        let (db, id, key) = (self.db.clone(), self.id.clone(), trial.id.clone());
+        let (db, id, key, webhooks) = (self.db.clone(), self.id.clone(), trial.id.clone(), self.webhooks.clone());
         let record = to_text(&ending.record);
         let status = ending.status;
         let now = time::to_db(time::now());
-        let finished =
-            db.run(move |conn| db::trials::finish(conn, &key, &id, ending.status, &ending.reason, &record, now)).await;
+        // The end and its webhooks are stored together: a crash cannot lose the notification of a recorded end.
+        let finished = db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    if !db::trials::finish(conn, &key, &id, status, &ending.reason, &record, now)? {
+                        return Ok(None);
+                    }
+                    let Some(row) = db::trials::find(conn, &key)? else { return Ok(None) };
+                    delivery::enqueue(conn, &webhooks, &row, Event::Ended(status)).map(Some)
+                })
+            })
+            .await;
         match finished {
-            Ok(true) => {
+            Ok(Some(queued)) => {
                 let started = trial.executed_at.map(time::from_db);
                 let duration = started.map(|started| (time::now() - started).num_milliseconds() as f64 / 1000.0);
                 crate::telemetry::trial_finished(status, duration);
+                if queued > 0 {
+                    self.wakeups.webhooks_queued();
+                }
             }
-            Ok(false) => tracing::error!("the trial's end was not stored: it is no longer this worker's"),
+            Ok(None) => tracing::error!("the trial's end was not stored: it is no longer this worker's"),
             Err(error) => tracing::error!("the trial's end was not stored: {}", error.message),
         }
     }
@@ -182,6 +216,13 @@ impl Worker {
     async fn execute(&self, trial: &TrialRow, stop: &Stop, recovering: bool) -> Result<Ending> {
         let mut definition: Definition = from_text(&trial.experiment_snapshot)?;
         let parameters = from_text(&trial.parameters)?;
+        if definition.misarch.is_some() && !recovering {
+            // Running only the steps would report a success the MiSArch part never earned.
+            let reason = "this eris cannot run the MiSArch part of an experiment yet; nothing ran".to_owned();
+            let mut record = TrialRecord::default();
+            record.log_result("ERROR", &format!("Trial Failed. {reason}"));
+            return Ok(Ending { status: TrialStatus::Failed, reason, record });
+        }
         if recovering {
             // The interrupted run may have left failures in place: clean up, and record what happened.
             definition.pre_steps.clear();

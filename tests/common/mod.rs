@@ -99,7 +99,12 @@ impl TestApp {
     /// An app whose pool is `db`, which need not be `database`'s (to test a database that does not answer).
     pub fn with_db(db: Db, database: TestDatabase) -> Self {
         let router = api::app(
-            AppState { db: db.clone(), wakeups: Default::default(), shutdown: Default::default() },
+            AppState {
+                db: db.clone(),
+                wakeups: Default::default(),
+                shutdown: Default::default(),
+                webhooks: Default::default(),
+            },
             TEST_BODY_LIMIT,
         );
         Self { router, db, database }
@@ -292,6 +297,15 @@ impl TargetServer {
 
 /// A worker with short intervals, running until the returned token is cancelled.
 pub fn start_worker(db: &Db) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    start_worker_with(db, Default::default(), Default::default())
+}
+
+/// A worker that queues webhooks with `webhooks` and wakes `wakeups`.
+pub fn start_worker_with(
+    db: &Db,
+    wakeups: eris::wakeups::Wakeups,
+    webhooks: eris::webhooks::delivery::WebhookConfig,
+) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
     use eris::worker::{Worker, WorkerConfig};
     let config = WorkerConfig {
         lease_ttl: Duration::from_secs(2),
@@ -300,7 +314,7 @@ pub fn start_worker(db: &Db) -> (tokio_util::sync::CancellationToken, tokio::tas
     };
     let executor =
         eris::executor::Executor { actions: eris::executor::actions::ActionContext::new(Duration::from_secs(5)) };
-    let worker = Worker::new(db.clone(), Default::default(), config, executor);
+    let worker = Worker::new(db.clone(), wakeups, config, executor).with_webhooks(webhooks);
     let shutdown = tokio_util::sync::CancellationToken::new();
     let handle = tokio::spawn(worker.run(shutdown.clone()));
     (shutdown, handle)
@@ -328,4 +342,9 @@ impl TestApp {
             .json();
         trial["id"].as_str().unwrap().to_owned()
     }
+}
+
+/// A valid `experiment.misarch` (MiSArch's generated NormalLoadTest, kept equal to the unit tests' sample).
+pub fn misarch_sample() -> Value {
+    serde_json::from_str(include_str!("../fixtures/misarch-experiment.json")).expect("the fixture is JSON")
 }

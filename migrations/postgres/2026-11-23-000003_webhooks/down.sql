@@ -1,0 +1,2 @@
+DROP TABLE webhook_deliveries;
+ALTER TABLE experiments DROP COLUMN notify;
