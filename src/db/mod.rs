@@ -141,7 +141,11 @@ pub fn migrate(url: &DatabaseUrl) -> anyhow::Result<Vec<String>> {
     let mut conn =
         establish(url).map_err(|e| anyhow::anyhow!("DATABASE_URL: cannot connect to {}: {e}", url.display()))?;
     let migrations = match &mut conn {
-        DbConnection::Postgres(_) => POSTGRES_MIGRATIONS,
+        DbConnection::Postgres(postgres) => {
+            // Replicas that start together migrate one after another; the lock ends with the connection.
+            postgres.batch_execute("SELECT pg_advisory_lock(7262974)")?;
+            POSTGRES_MIGRATIONS
+        }
         DbConnection::Sqlite(sqlite) => {
             // WAL lets readers work while a writer writes; the setting is stored in the database file.
             sqlite.batch_execute("PRAGMA journal_mode = WAL;")?;
