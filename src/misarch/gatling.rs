@@ -869,20 +869,21 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const REPORT_DIR: &str =
+    /// The real 30-minute report beside the repository (shared/reference); goals.rs's tests read it too.
+    pub(crate) const REPORT_DIR: &str =
         concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/misarch/gatling-reports/realistic-30min/");
 
-    fn real_files() -> (String, String) {
+    pub(crate) fn real_files() -> (String, String) {
         let read = |name: &str| {
             std::fs::read_to_string(format!("{REPORT_DIR}{name}")).unwrap_or_else(|e| panic!("{REPORT_DIR}{name}: {e}"))
         };
         (read("index.html"), read("stats.js"))
     }
 
-    fn real_metrics() -> GatlingMetrics {
+    pub(crate) fn real_metrics() -> GatlingMetrics {
         let (html, js) = real_files();
         parse(&html, &js).expect("the real report parses")
     }

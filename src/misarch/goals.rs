@@ -275,22 +275,8 @@ fn number_or_numeric_string<'de, D: Deserializer<'de>>(deserializer: D) -> Resul
 #[cfg(test)]
 mod tests {
     use super::super::gatling::parse;
+    use super::super::gatling::tests::{real_files, real_metrics};
     use super::*;
-
-    const REPORT_DIR: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/misarch/gatling-reports/realistic-30min/");
-
-    fn real_files() -> (String, String) {
-        let read = |name: &str| {
-            std::fs::read_to_string(format!("{REPORT_DIR}{name}")).unwrap_or_else(|e| panic!("{REPORT_DIR}{name}: {e}"))
-        };
-        (read("index.html"), read("stats.js"))
-    }
-
-    fn real_metrics() -> GatlingMetrics {
-        let (html, js) = real_files();
-        parse(&html, &js).expect("the real report parses")
-    }
 
     /// The real report with the global max KO response time written as Gatling's "-".
     fn metrics_with_a_dash() -> GatlingMetrics {
