@@ -109,8 +109,11 @@ impl Worker {
             return Ok(false);
         }
         self.recover_stale().await?;
-        let (id, now) = (self.id.clone(), time::to_db(time::now()));
-        let Some(trial) = self.db.run(move |conn| db::trials::claim_next(conn, &id, now)).await? else {
+        let id = self.id.clone();
+        // `now` is read on the database thread, just before the claim, so `executed_at` never precedes the
+        // trial's `created_at`.
+        let claimed = self.db.run(move |conn| db::trials::claim_next(conn, &id, time::to_db(time::now()))).await?;
+        let Some(trial) = claimed else {
             return Ok(false);
         };
         self.run_claimed(trial, shutdown, false).await;
