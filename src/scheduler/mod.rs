@@ -67,12 +67,18 @@ pub struct Scheduler {
 
 /// Due schedules fired per query; more are fetched at once when a batch is full.
 const BATCH: i64 = 100;
-/// Fires made at once; leaves connections of the pool (10) to the API and the worker.
+/// Fires made at once on PostgreSQL; leaves connections of the pool (10) to the API and the worker.
 const PARALLEL_FIRES: usize = 6;
 
 impl Scheduler {
     pub fn new(db: Db, wakeups: Wakeups, config: SchedulerConfig) -> Self {
         Self { db, wakeups, config }
+    }
+
+    /// SQLite has one writer at a time: fires in parallel would only wait for each other in SQLite's busy handler,
+    /// which sleeps in growing steps, so there they go one after another.
+    fn parallel_fires(&self) -> usize {
+        if self.db.backend() == "sqlite" { 1 } else { PARALLEL_FIRES }
     }
 
     /// Runs until `shutdown` is cancelled.
@@ -109,7 +115,7 @@ impl Scheduler {
             // Schedules due at the same instant fire side by side (each in its own transaction), so the last of
             // many does not wait for all the others.
             futures_util::stream::iter(&due)
-                .for_each_concurrent(PARALLEL_FIRES, |schedule| self.fire_isolated(&schedule.id))
+                .for_each_concurrent(self.parallel_fires(), |schedule| self.fire_isolated(&schedule.id))
                 .await;
             if (due.len() as i64) < BATCH {
                 break;
