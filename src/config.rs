@@ -155,9 +155,7 @@ impl ServeArgs {
             webhooks: self.webhooks(bind)?,
         })
     }
-}
 
-impl ServeArgs {
     fn webhooks(&self, bind: SocketAddr) -> anyhow::Result<crate::webhooks::delivery::WebhookConfig> {
         let targets = crate::webhooks::parse_global_targets(&self.webhook_urls)
             .map_err(|e| anyhow::anyhow!("ERIS_WEBHOOK_URLS (--webhook-urls): {e}"))?;
