@@ -698,7 +698,7 @@ mod tests {
         let outcome = run("cm.http_probe", &args(json!({"url": base, "timeout": 0.3})), &ctx).await;
         let elapsed = started.elapsed();
         assert_eq!(outcome, Err(ActionError::TimedOut(Duration::from_secs_f64(0.3))));
-        assert!(elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(2), "{elapsed:?}");
+        assert!(elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5), "{elapsed:?}");
         assert_eq!(requests.try_recv(), Ok(()), "the request reached the server");
     }
 
@@ -709,7 +709,7 @@ mod tests {
         let started = Instant::now();
         let outcome = run("cm.http_request", &args(json!({"url": base})), &ctx).await;
         assert_eq!(outcome, Err(ActionError::TimedOut(Duration::from_millis(300))));
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     async fn assert_cancelled_promptly(head: &'static str) {
@@ -724,7 +724,7 @@ mod tests {
         ctx.cancel.cancel();
         let outcome = task.await.expect("the task");
         assert_eq!(outcome, Err(ActionError::Cancelled));
-        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[tokio::test]
@@ -785,7 +785,7 @@ mod tests {
         let result = run("cm.http_probe", &args(json!({"url": base})), &ctx).await.expect("a result");
         assert_eq!(result["body"], "z".repeat(1_000));
         assert_eq!(result["body_truncated"], true);
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[tokio::test]
@@ -808,7 +808,7 @@ mod tests {
             ctx.cancel.cancel();
         });
         assert_eq!(outcome, Err(ActionError::Cancelled));
-        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[tokio::test]
