@@ -53,7 +53,7 @@ fn main() {
                 shutdown: Default::default(),
                 webhooks: Default::default(),
             },
-            1024 * 1024,
+            api::Limits::default(),
         );
         let started = Instant::now();
         for _ in 0..SCHEDULES {

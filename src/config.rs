@@ -8,6 +8,7 @@
 //! | `ERIS_DATA_DIR` | `--data-dir` | `./eris-data` |
 //! | `ERIS_LOG` | `--log` | `info` |
 //! | `ERIS_MAX_BODY_BYTES` | `--max-body-bytes` | `1048576` |
+//! | `ERIS_REQUEST_TIMEOUT_SECS` | `--request-timeout-secs` | `30` |
 //! | `ERIS_MISFIRE_DEADLINE_SECS` | `--misfire-deadline-secs` | `3600` |
 //! | `ERIS_WORKER_LEASE_SECS` | `--worker-lease-secs` | `15` |
 //! | `ERIS_STEP_TIMEOUT_SECS` | `--step-timeout-secs` | `30` |
@@ -56,6 +57,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ERIS_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES.to_string())]
     pub max_body_bytes: String,
 
+    /// Longest time a request may take until its response starts, in seconds; then it gets 503.
+    #[arg(long, env = "ERIS_REQUEST_TIMEOUT_SECS", value_name = "SECONDS", default_value = "30")]
+    pub request_timeout_secs: String,
+
     /// How late a missed fire may still be caught up (misfire_policy run_once), in seconds.
     #[arg(long, env = "ERIS_MISFIRE_DEADLINE_SECS", value_name = "SECONDS", default_value = "3600")]
     pub misfire_deadline_secs: String,
@@ -89,6 +94,7 @@ pub struct ServeConfig {
     pub database_url: DatabaseUrl,
     pub bind: SocketAddr,
     pub max_body_bytes: usize,
+    pub request_timeout: Duration,
     pub misfire_deadline: Duration,
     pub worker_lease: Duration,
     pub step_timeout: Duration,
@@ -144,6 +150,12 @@ impl ServeArgs {
             database_url: self.database.resolve()?,
             bind,
             max_body_bytes,
+            request_timeout: seconds(
+                "ERIS_REQUEST_TIMEOUT_SECS (--request-timeout-secs)",
+                &self.request_timeout_secs,
+                1,
+                3_600,
+            )?,
             misfire_deadline: seconds(
                 "ERIS_MISFIRE_DEADLINE_SECS (--misfire-deadline-secs)",
                 &self.misfire_deadline_secs,
@@ -209,6 +221,7 @@ mod tests {
             database: DatabaseArgs { database_url: url.map(str::to_owned), data_dir: std::env::temp_dir() },
             bind: bind.to_owned(),
             max_body_bytes: body.to_owned(),
+            request_timeout_secs: "30".to_owned(),
             misfire_deadline_secs: "3600".to_owned(),
             worker_lease_secs: "15".to_owned(),
             step_timeout_secs: "30".to_owned(),

@@ -34,7 +34,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Apply pending database migrations, then serve the API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document of the API (JSON).
@@ -129,7 +129,8 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
     let deliverer = tokio::spawn(deliverer.run(shutdown.clone()));
 
     let webhooks = std::sync::Arc::new(config.webhooks.clone());
-    let app = api::app(AppState { db, wakeups, shutdown: shutdown.clone(), webhooks }, config.max_body_bytes);
+    let limits = api::Limits { max_body_bytes: config.max_body_bytes, request_timeout: config.request_timeout };
+    let app = api::app(AppState { db, wakeups, shutdown: shutdown.clone(), webhooks }, limits);
     tracing::info!(
         address = %listener.local_addr()?,
         database = %config.database_url.display(),

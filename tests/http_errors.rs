@@ -157,3 +157,37 @@ async fn ready_fails_when_the_database_does_not_answer() {
     app.get("/api/v1/experiment").await.expect_error(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", None);
     assert_eq!(app.get("/health").await.expect_status(StatusCode::OK).json(), json!({"status": "up"}));
 }
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_gets_a_json_503() {
+    // A pool that waits 2 s for a database that never answers, behind a 200 ms request limit.
+    let url = eris::db::DatabaseUrl::parse("postgres://eris@127.0.0.1:1/eris").unwrap();
+    let options = eris::db::PoolOptions { max_size: 1, connection_timeout: std::time::Duration::from_secs(2) };
+    let db = eris::db::Db::lazy(url, options);
+    let state = eris::api::AppState {
+        db,
+        wakeups: Default::default(),
+        shutdown: Default::default(),
+        webhooks: Default::default(),
+    };
+    let limits = eris::api::Limits { request_timeout: std::time::Duration::from_millis(200), ..Default::default() };
+    let router = eris::api::app(state, limits);
+    use tower::ServiceExt;
+    let request = axum::http::Request::get("/api/v1/experiment").body(axum::body::Body::empty()).unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "request_timeout", "{body}");
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let app = TestApp::new(common::TestDatabase::sqlite());
+    for path in ["/api/v1/experiment", "/swagger-ui/", "/api/v1/nothing"] {
+        let response = app.get(path).await;
+        assert_eq!(response.headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(response.headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(response.headers["referrer-policy"], "no-referrer", "{path}");
+    }
+}

@@ -11,10 +11,11 @@ mod trials;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use tower::ServiceExt as _;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -74,16 +75,39 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi_router().into_openapi()
 }
 
+/// Limits on what one request may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body (`ERIS_MAX_BODY_BYTES`); a larger one gets 413.
+    pub max_body_bytes: usize,
+    /// Longest time a request may take until its response starts (`ERIS_REQUEST_TIMEOUT_SECS`); then 503.
+    pub request_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_body_bytes: 1024 * 1024, request_timeout: std::time::Duration::from_secs(30) }
+    }
+}
+
 /// The whole HTTP application. `main` serves it and the tests call it directly.
-pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+pub fn app(state: AppState, limits: Limits) -> Router {
     crate::telemetry::install();
     let (api, document) = openapi_router().split_for_parts();
     let routes = api
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", document))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(limits.request_timeout, time_limit))
         .layer(axum::middleware::from_fn(crate::telemetry::track_http))
+        // Responses are data, never pages to frame or sniff.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         // Every request has an id: the client's `X-Request-Id`, or a new UUID. It is in every log line of the
         // request and in the response.
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -97,6 +121,25 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     // Trailing slashes are trimmed before routing, so `/api/v1/trial/` is `/api/v1/trial`. Swagger UI is left
     // alone: it redirects `/swagger-ui` to `/swagger-ui/` itself.
     Router::new().fallback_service(routes.map_request(trim_trailing_slash))
+}
+
+/// Ends a request that takes too long with a JSON 503. Only the time until the response starts counts, so event
+/// streams run on.
+async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            format!("the request took longer than {} s (ERIS_REQUEST_TIMEOUT_SECS); retry later", limit.as_secs_f64()),
+            None,
+        )
+        .into_response(),
+    }
 }
 
 fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {

@@ -105,7 +105,7 @@ impl TestApp {
                 shutdown: Default::default(),
                 webhooks: Default::default(),
             },
-            TEST_BODY_LIMIT,
+            eris::api::Limits { max_body_bytes: TEST_BODY_LIMIT, ..Default::default() },
         );
         Self { router, db, database }
     }
