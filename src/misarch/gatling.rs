@@ -872,9 +872,9 @@ impl<'a> Reader<'a> {
 pub(crate) mod tests {
     use super::*;
 
-    /// The real 30-minute report beside the repository (shared/reference); goals.rs's tests read it too.
-    pub(crate) const REPORT_DIR: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/misarch/gatling-reports/realistic-30min/");
+    /// A real 30-minute MiSArch report (a copy of shared/reference/misarch/gatling-reports/realistic-30min, kept in
+    /// the repository so that `cargo test` works from a clone alone); goals.rs's and export.rs's tests read it too.
+    pub(crate) const REPORT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gatling-realistic-30min/");
 
     pub(crate) fn real_files() -> (String, String) {
         let read = |name: &str| {
