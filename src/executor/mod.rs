@@ -278,8 +278,9 @@ fn render_all(definition: &Definition, parameters: &Map<String, Value>) -> Resul
         let mut rendered = Vec::new();
         for (index, step) in steps.iter().enumerate() {
             let at = format!("{name}[{index}]");
-            let arguments = render_object(&Value::Object(step.arguments.clone()), parameters, &format!("{at}.where"));
-            let expect = render_object(
+            let arguments =
+                template::render(&Value::Object(step.arguments.clone()), parameters, &format!("{at}.where"));
+            let expect = template::render(
                 &Value::Array(step.expect.iter().cloned().map(Value::Object).collect()),
                 parameters,
                 &format!("{at}.expect"),
@@ -320,8 +321,4 @@ fn render_all(definition: &Definition, parameters: &Map<String, Value>) -> Resul
         return Err(format!("malformed template(s): {}", malformed.join("; ")));
     }
     Ok([pre_steps, steps, post_steps])
-}
-
-fn render_object(value: &Value, parameters: &Map<String, Value>, at: &str) -> Result<Value, template::TemplateError> {
-    template::render(value, parameters, at)
 }
