@@ -113,7 +113,10 @@ async fn worker_figures(db: &Db, experiment: Uuid) -> (Vec<f64>, Vec<f64>) {
         db.clone(),
         wakeups.clone(),
         WorkerConfig::default(),
-        Executor { actions: ActionContext::new(Duration::from_secs(5)) },
+        Executor {
+            actions: ActionContext::new(Duration::from_secs(5)),
+            misarch: eris::executor::misarch::MisarchRuntime { db: db.clone(), settings: Default::default() },
+        },
     );
     let running = tokio::spawn(worker.run(shutdown.clone()));
     let queue = |wakeups: Wakeups| async move {

@@ -15,6 +15,8 @@
 //! | `ERIS_WEBHOOK_URLS` | `--webhook-urls` | none |
 //! | `ERIS_WEBHOOK_SECRET` | `--webhook-secret` | none |
 //! | `ERIS_PUBLIC_URL` | `--public-url` | `http://$ERIS_BIND` |
+//!
+//! The MiSArch settings (`ERIS_GATLING_EXECUTOR_URL`, …) are in [`crate::misarch::settings`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -86,6 +88,10 @@ pub struct ServeArgs {
     /// The URL eris is reached at, for links in webhooks (default: http:// and ERIS_BIND).
     #[arg(long, env = "ERIS_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+
+    /// The MiSArch components, Grafana and InfluxDB.
+    #[command(flatten)]
+    pub misarch: crate::misarch::settings::MisarchArgs,
 }
 
 /// Settings of `eris serve`, checked.
@@ -99,6 +105,7 @@ pub struct ServeConfig {
     pub worker_lease: Duration,
     pub step_timeout: Duration,
     pub webhooks: crate::webhooks::delivery::WebhookConfig,
+    pub misarch: crate::misarch::settings::MisarchSettings,
 }
 
 impl DatabaseArgs {
@@ -165,6 +172,7 @@ impl ServeArgs {
             worker_lease: seconds("ERIS_WORKER_LEASE_SECS (--worker-lease-secs)", &self.worker_lease_secs, 2, 3_600)?,
             step_timeout: seconds("ERIS_STEP_TIMEOUT_SECS (--step-timeout-secs)", &self.step_timeout_secs, 1, 3_600)?,
             webhooks: self.webhooks(bind)?,
+            misarch: self.misarch.resolve()?,
         })
     }
 
@@ -228,6 +236,7 @@ mod tests {
             webhook_urls: String::new(),
             webhook_secret: None,
             public_url: None,
+            misarch: <crate::misarch::settings::MisarchArgs as clap::Parser>::parse_from(["eris"]),
         }
     }
 

@@ -10,6 +10,7 @@ use eris::config::{self, DatabaseArgs, ServeArgs};
 use eris::db::{self, Db, PoolOptions};
 use eris::executor::Executor;
 use eris::executor::actions::ActionContext;
+use eris::executor::misarch::MisarchRuntime;
 use eris::scheduler::{Scheduler, SchedulerConfig};
 use eris::wakeups::Wakeups;
 use eris::webhooks::delivery::Deliverer;
@@ -117,7 +118,10 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
         db.clone(),
         wakeups.clone(),
         WorkerConfig { lease_ttl: config.worker_lease, ..WorkerConfig::default() },
-        Executor { actions: ActionContext::new(config.step_timeout) },
+        Executor {
+            actions: ActionContext::new(config.step_timeout),
+            misarch: MisarchRuntime { db: db.clone(), settings: std::sync::Arc::new(config.misarch.clone()) },
+        },
     )
     .with_webhooks(config.webhooks.clone());
     if !config.webhooks.targets.is_empty() && config.webhooks.secret.is_none() {
@@ -129,7 +133,11 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
     let deliverer = tokio::spawn(deliverer.run(shutdown.clone()));
 
     let webhooks = std::sync::Arc::new(config.webhooks.clone());
-    let limits = api::Limits { max_body_bytes: config.max_body_bytes, request_timeout: config.request_timeout };
+    let limits = api::Limits {
+        max_body_bytes: config.max_body_bytes,
+        request_timeout: config.request_timeout,
+        callback_max_body_bytes: config.misarch.callback_max_body_bytes,
+    };
     let app = api::app(AppState { db, wakeups, shutdown: shutdown.clone(), webhooks }, limits);
     tracing::info!(
         address = %listener.local_addr()?,

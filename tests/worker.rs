@@ -241,7 +241,7 @@ async fn trials_of_a_dead_worker_are_recovered_after_their_post_steps_ran() {
 }
 
 #[tokio::test]
-async fn a_misarch_trial_fails_plainly_until_the_misarch_run_exists() {
+async fn a_misarch_trial_without_its_components_configured_is_aborted_naming_the_variables() {
     for app in TestApp::all() {
         let (shutdown, worker) = start_worker(&app.db);
         let trial = app
@@ -250,7 +250,13 @@ async fn a_misarch_trial_fails_plainly_until_the_misarch_run_exists() {
         let trial = app.wait_for_end(&trial).await;
         shutdown.cancel();
         worker.await.unwrap();
-        assert_eq!(trial["status"], "Failed");
-        assert!(trial["status_reason"].as_str().unwrap().contains("cannot run the MiSArch part"), "{trial}");
+        assert_eq!(trial["status"], "Aborted", "{trial}");
+        let reason = trial["status_reason"].as_str().unwrap();
+        assert!(reason.starts_with("MiSArch pre-flight failed"), "{reason}");
+        for variable in ["ERIS_GATLING_EXECUTOR_URL", "ERIS_CHAOSTOOLKIT_EXECUTOR_URL", "ERIS_MISARCH_CONFIG_URL"] {
+            assert!(reason.contains(variable), "{reason}");
+        }
+        let phase = &trial["trial_record"]["misarch"]["phases"][0];
+        assert_eq!((phase["phase"].as_str(), phase["outcome"].as_str()), (Some("pre-flight"), Some("failed")));
     }
 }

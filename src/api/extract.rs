@@ -42,6 +42,37 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A raw text body of any content type (the Gatling executor sends `Content-Type: plain/text`, sic), at most
+/// `ERIS_CALLBACK_MAX_BODY_BYTES` long on the routes that accept one.
+pub struct TextBody(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for TextBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the upload is larger than this server accepts (ERIS_CALLBACK_MAX_BODY_BYTES)",
+                    None,
+                )
+            } else {
+                body_rejection(rejection)
+            }
+        })?;
+        String::from_utf8(bytes.into()).map(Self).map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("the body is not UTF-8 text: {error}"),
+                Some("body".into()),
+            )
+        })
+    }
+}
+
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
     let Some(mime) = content_type.and_then(|v| v.to_str().ok()) else { return false };
     let essence = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();

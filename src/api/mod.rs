@@ -1,6 +1,7 @@
 //! The HTTP API: the router, its OpenAPI document and Swagger UI. Handlers are thin: they parse the request,
 //! call the rules in [`crate::experiments`], [`crate::schedules`] and [`crate::trials`], and shape the response.
 
+mod callbacks;
 pub mod errors;
 mod experiments;
 mod extract;
@@ -58,21 +59,25 @@ page's URL in the `Link` header. Paths accept an optional trailing slash.",
         (name = "schedules", description = "Cron schedules that run an experiment by themselves."),
         (name = "trials", description = "Runs of an experiment, kept for audit."),
         (name = "health", description = "Liveness and readiness."),
+        (name = "misarch callbacks", description = "Called by the MiSArch components (Gatling executor, Chaos \
+Toolkit executor) during a MiSArch trial, at the paths and in the formats of the MiSArch Experiment Executor. They \
+answer only for the trial that is running."),
     )
 )]
 struct ApiDoc;
 
-fn openapi_router() -> OpenApiRouter<AppState> {
+fn openapi_router(limits: &Limits) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(experiments::router())
         .merge(schedules::router())
         .merge(trials::router())
         .merge(health::router())
+        .merge(callbacks::router(limits.callback_max_body_bytes))
 }
 
 /// The OpenAPI document of the whole API (`eris openapi`, `/api-docs/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    openapi_router().into_openapi()
+    openapi_router(&Limits::default()).into_openapi()
 }
 
 /// Limits on what one request may take.
@@ -82,18 +87,24 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Longest time a request may take until its response starts (`ERIS_REQUEST_TIMEOUT_SECS`); then 503.
     pub request_timeout: std::time::Duration,
+    /// Largest metrics upload of the MiSArch callbacks (`ERIS_CALLBACK_MAX_BODY_BYTES`).
+    pub callback_max_body_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, request_timeout: std::time::Duration::from_secs(30) }
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: std::time::Duration::from_secs(30),
+            callback_max_body_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
 /// The whole HTTP application. `main` serves it and the tests call it directly.
 pub fn app(state: AppState, limits: Limits) -> Router {
     crate::telemetry::install();
-    let (api, document) = openapi_router().split_for_parts();
+    let (api, document) = openapi_router(&limits).split_for_parts();
     let routes = api
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", document))
         .fallback(route_not_found)

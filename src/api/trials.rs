@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(find_trial))
         .routes(routes!(stop_trial))
         .routes(routes!(trial_events))
+        .routes(routes!(trial_report))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -128,6 +129,54 @@ async fn stop_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialP
     }
     state.wakeups.webhooks_queued();
     Ok(Json(trial))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// `json` (default): the original MiSArch `report.json` fields plus eris's; `junit`: JUnit XML, one test case
+    /// per goal.
+    #[param(value_type = Option<String>, pattern = "^(json|junit)$")]
+    format: Option<String>,
+}
+
+/// The report of a MiSArch trial: the MiSArch Experiment Executor's `report.json` fields (`testUUID`,
+/// `testVersion`, `startTime`, `endTime`, `goals`, `goalViolations`, …) with eris's (`trial`, `revision`,
+/// `metrics_summary`, `goal_results`, `violations`, `grafana_url`, `status`), or JUnit XML with `?format=junit`.
+#[utoipa::path(get, path = "/api/v1/trial/{trial_id}/report", tag = "trials", params(TrialPath, ReportQuery),
+    responses(
+        (status = 200, description = "The report (JSON), or JUnit XML with `format=junit`.",
+            content((Object = "application/json"), (String = "application/xml"))),
+        CommonErrors, NotFoundError,
+        (status = 409, description = "The trial has no report (not a MiSArch trial, or its goals are not evaluated yet).",
+            body = super::errors::ErrorBody),
+    ))]
+async fn trial_report(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<TrialPath>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let junit = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("junit") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query_parameter",
+                format!("format '{other}' is not known; use json or junit"),
+                Some("format".into()),
+            ));
+        }
+    };
+    let (report, status, reason) = trials::report(&state.db, path.trial_id).await?;
+    if junit {
+        let xml = crate::misarch::report::junit(&report, status.as_str(), reason.as_deref());
+        return Ok(([(axum::http::header::CONTENT_TYPE, "application/xml; charset=utf-8")], xml).into_response());
+    }
+    let value = serde_json::to_value(&report).map_err(|error| ApiError::from(crate::error::Error::from(error)))?;
+    Ok(Json(crate::misarch::report::with_status(&value, status.as_str(), reason.as_deref())).into_response())
 }
 
 /// How often an event stream looks at the trial.

@@ -6,6 +6,7 @@
 mod connection;
 pub mod experiments;
 pub mod lease;
+pub mod misarch_runs;
 mod models;
 pub mod page;
 pub mod schedules;

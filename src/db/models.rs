@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{experiments, schedules, trials, webhook_deliveries};
+use super::schema::{experiments, misarch_runs, schedules, trials, webhook_deliveries};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = experiments)]
@@ -105,6 +105,30 @@ pub struct DeliveryRow {
     pub last_status_code: Option<i64>,
     pub last_error: Option<String>,
     pub next_attempt_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The callback state of a MiSArch trial (`migrations/*/…_misarch_runs`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = misarch_runs)]
+pub struct MisarchRunRow {
+    pub trial_id: String,
+    pub test_uuid: String,
+    pub test_version: String,
+    /// JSON array of the client names the barrier waits for.
+    pub expected_clients: String,
+    /// JSON array of the client names that registered.
+    pub registered_clients: String,
+    /// `initializing`, `started` (from T0) or `completed`.
+    pub state: String,
+    /// T0: when the barrier released.
+    pub started_at: Option<NaiveDateTime>,
+    pub steady_state_metrics: Option<String>,
+    pub steady_state_received_at: Option<NaiveDateTime>,
+    pub metrics_received_at: Option<NaiveDateTime>,
+    /// Why an upload could not be used.
+    pub upload_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }

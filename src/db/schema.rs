@@ -101,6 +101,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    misarch_runs (trial_id) {
+        trial_id -> Text,
+        test_uuid -> Text,
+        test_version -> Text,
+        expected_clients -> Text,
+        registered_clients -> Text,
+        state -> Text,
+        started_at -> Nullable<Timestamp>,
+        steady_state_metrics -> Nullable<Text>,
+        steady_state_received_at -> Nullable<Timestamp>,
+        metrics_received_at -> Nullable<Timestamp>,
+        upload_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(schedules -> experiments (experiment_id));
+diesel::joinable!(misarch_runs -> trials (trial_id));
 diesel::joinable!(trials -> experiments (experiment_id));
-diesel::allow_tables_to_appear_in_same_query!(experiments, schedules, trials, worker_leases, webhook_deliveries);
+diesel::allow_tables_to_appear_in_same_query!(
+    experiments,
+    schedules,
+    trials,
+    worker_leases,
+    webhook_deliveries,
+    misarch_runs
+);

@@ -184,6 +184,27 @@ pub fn finish(
     Ok(updated == 1)
 }
 
+/// Stores what the goal evaluation and the export produced on the trial, as soon as they exist, so that a crash
+/// afterwards loses none of it.
+pub fn store_results(
+    conn: &mut DbConnection,
+    trial_id: &str,
+    goals: &str,
+    violations: &str,
+    grafana_url: Option<&str>,
+    report: &str,
+) -> Result<()> {
+    diesel::update(trials::table.find(trial_id))
+        .set((
+            trials::goals.eq(goals),
+            trials::violations.eq(violations),
+            trials::grafana_url.eq(grafana_url),
+            trials::report.eq(report),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Running trials whose heartbeat is older than `stale_before`: their worker died or lost the database.
 pub fn stale(conn: &mut DbConnection, stale_before: NaiveDateTime) -> Result<Vec<TrialRow>> {
     Ok(trials::table

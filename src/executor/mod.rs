@@ -7,10 +7,15 @@
 //! 3. `steps`, in order: a failure (the action, or an expectation) → `Failed`; the remaining steps are skipped.
 //! 4. `post_steps`: always, once the trial started, also after an abort, a failure or a stop.
 //!
+//! For an experiment with a `misarch` section, the MiSArch run ([`misarch`]) takes the place of 3: pre-flight,
+//! components started, the barrier, then from T0 the failure timeline and the `steps` alongside the workload, the
+//! metrics, goals, export and the components' clean-up.
+//!
 //! A stop cancels the running step at once; the trial ends `Stopped` after its post_steps ran.
 
 pub mod actions;
 pub mod expect;
+pub mod misarch;
 pub mod record;
 pub mod redact;
 pub mod template;
@@ -25,7 +30,8 @@ use tokio_util::sync::CancellationToken;
 use crate::experiments::{Definition, Step};
 use crate::trials::TrialStatus;
 use actions::{ActionContext, ActionError};
-use record::{Phase, StepOutcome, StepRecord, TrialRecord, log_line, step_name};
+use record::{Phase, Recorder, StepOutcome, StepRecord, TrialRecord, log_line, step_name};
+use uuid::Uuid;
 
 /// Why a running trial is being stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,10 +76,25 @@ pub struct Ending {
     pub record: TrialRecord,
 }
 
-/// What the executor needs: an HTTP client and limits for the actions.
+/// What the executor needs: an HTTP client and limits for the actions, and what the MiSArch part of a trial needs.
 #[derive(Clone)]
 pub struct Executor {
     pub actions: ActionContext,
+    pub misarch: misarch::MisarchRuntime,
+}
+
+/// The trial to run.
+pub struct TrialRun<'a> {
+    pub id: Uuid,
+    pub experiment: Uuid,
+    pub revision: i64,
+    pub definition: &'a Definition,
+    /// The trial's own parameters, on top of the experiment's.
+    pub parameters: &'a Map<String, Value>,
+    /// The record so far: empty for a new trial, what was saved for one being recovered.
+    pub record: TrialRecord,
+    /// The process that ran the trial died: only clean-up runs (the MiSArch components' teardown, `post_steps`).
+    pub recovering: bool,
 }
 
 /// A step with its templates rendered.
@@ -84,47 +105,77 @@ struct Rendered {
 }
 
 impl Executor {
-    /// Runs a trial of `definition` with the trial's own `parameters` on top of the experiment's. `save` is called
-    /// with the record after every change, to store it.
-    pub async fn run<S, F>(
-        &self,
-        definition: &Definition,
-        parameters: &Map<String, Value>,
-        stop: &Stop,
-        save: S,
-    ) -> Ending
+    /// Runs a trial. `save` is called with the record after every change, to store it.
+    pub async fn run<S, F>(&self, trial: TrialRun<'_>, stop: &Stop, save: S) -> Ending
     where
         S: Fn(TrialRecord) -> F,
         F: Future<Output = ()>,
     {
-        let mut record = TrialRecord::default();
-        let parameters = template::merge(&[&definition.parameters, parameters]);
+        let definition = trial.definition;
+        let recorder = Recorder::new(trial.record, save);
+        let parameters = template::merge(&[&definition.parameters, trial.parameters]);
         let phases = match render_all(definition, &parameters) {
             Ok(phases) => phases,
             Err(reason) => {
+                let mut record = recorder.into_record();
+                record.log_result("ERROR", &format!("Trial Invalid. {reason}"));
+                return Ending { status: TrialStatus::Invalid, reason, record };
+            }
+        };
+        let misarch = match definition.misarch.as_ref().map(crate::misarch::definition::validate).transpose() {
+            Ok(misarch) => misarch,
+            Err(error) => {
+                // Validated when written; only a snapshot from an older, looser eris can get here.
+                let reason = format!("invalid MiSArch section at {}: {}", error.field, error.message);
+                let mut record = recorder.into_record();
                 record.log_result("ERROR", &format!("Trial Invalid. {reason}"));
                 return Ending { status: TrialStatus::Invalid, reason, record };
             }
         };
         let [pre_steps, steps, post_steps] = phases;
         let running = self.with_cancel(stop.token());
+        let misarch_trial = misarch.map(|experiment| misarch::MisarchTrial {
+            trial: trial.id,
+            experiment_id: trial.experiment,
+            experiment_name: definition.name.clone(),
+            revision: trial.revision,
+            experiment,
+        });
 
         let mut ending = None;
-        if let Some(failure) = self.run_phase(Phase::PreSteps, &pre_steps, &running, &mut record, &save).await {
+        let mut notes = Vec::new();
+        if trial.recovering {
+            if let Some(misarch_trial) = &misarch_trial {
+                self.misarch.recover(misarch_trial, &self.actions.http, &recorder).await;
+            }
+        } else if let Some(failure) = self.run_phase(Phase::PreSteps, &pre_steps, &running, &recorder).await {
             ending = Some(self.failure_ending(TrialStatus::Aborted, Phase::PreSteps, failure, stop));
-        }
-        if ending.is_none()
-            && let Some(failure) = self.run_phase(Phase::Steps, &steps, &running, &mut record, &save).await
-        {
+        } else if let Some(misarch_trial) = &misarch_trial {
+            let steps = self.run_phase(Phase::Steps, &steps, &running, &recorder);
+            let end = self.misarch.run(misarch_trial, &self.actions.http, steps, stop, &recorder).await;
+            notes = end.notes;
+            if let Some((status, reason)) = end.failure {
+                ending = Some(match stop.reason() {
+                    Some(reason) => stopped_ending(reason),
+                    None => (status, reason),
+                });
+            }
+        } else if let Some(failure) = self.run_phase(Phase::Steps, &steps, &running, &recorder).await {
             ending = Some(self.failure_ending(TrialStatus::Failed, Phase::Steps, failure, stop));
         }
         // Clean-up runs whatever happened, and is not cut short by the stop that may have ended the steps.
         let cleanup = self.with_cancel(CancellationToken::new());
-        let post_failure = self.run_phase(Phase::PostSteps, &post_steps, &cleanup, &mut record, &save).await;
+        let post_failure = self.run_phase(Phase::PostSteps, &post_steps, &cleanup, &recorder).await;
         let (status, mut reason) = match ending {
             Some(ending) => ending,
+            None if misarch_trial.is_some() => {
+                (TrialStatus::Succeeded, "all steps succeeded and every goal was met".to_owned())
+            }
             None => (TrialStatus::Succeeded, "all steps succeeded".to_owned()),
         };
+        for note in notes {
+            reason = format!("{reason}; {note}");
+        }
         let status = match post_failure {
             Some(failure) => {
                 reason = format!("{reason}; and post_steps[{}] failed: {}", failure.index, failure.message);
@@ -133,6 +184,7 @@ impl Executor {
             None => status,
         };
         let level = if status == TrialStatus::Succeeded { "INFO" } else { "ERROR" };
+        let mut record = recorder.into_record();
         record.log_result(level, &format!("Trial {}. {reason}", status.as_str()));
         Ending { status, reason, record }
     }
@@ -149,13 +201,7 @@ impl Executor {
         stop: &Stop,
     ) -> (TrialStatus, String) {
         match stop.reason() {
-            Some(StopReason::Requested) => (TrialStatus::Stopped, "stopped on request".to_owned()),
-            Some(StopReason::Shutdown) => {
-                (TrialStatus::Failed, "interrupted: eris shut down while the trial ran".to_owned())
-            }
-            Some(StopReason::LostLease) => {
-                (TrialStatus::Failed, "interrupted: this eris process lost the worker lease".to_owned())
-            }
+            Some(reason) => stopped_ending(reason),
             None => (status, format!("{}[{}] failed: {}", phase.key(), failure.index, failure.message)),
         }
     }
@@ -166,8 +212,7 @@ impl Executor {
         phase: Phase,
         steps: &[Rendered],
         ctx: &ActionContext,
-        record: &mut TrialRecord,
-        save: &S,
+        recorder: &Recorder<S>,
     ) -> Option<Failure>
     where
         S: Fn(TrialRecord) -> F,
@@ -190,16 +235,23 @@ impl Executor {
                 error: None,
                 logs: vec![log_line("INFO", "Starting command execution.")],
             };
-            record.phase_mut(phase).push(entry.clone());
-            save(record.clone()).await;
+            let index_in_record = recorder
+                .update(|record| {
+                    record.phase_mut(phase).push(entry.clone());
+                    record.phase_mut(phase).len() - 1
+                })
+                .await;
 
             let outcome = actions::run(&rendered.step.action, &rendered.arguments, ctx).await;
             let failure = finish_step(&mut entry, rendered, outcome);
             entry.finished_at = Some(Utc::now());
-            if let Some(last) = record.phase_mut(phase).last_mut() {
-                *last = entry;
-            }
-            save(record.clone()).await;
+            recorder
+                .update(|record| {
+                    if let Some(slot) = record.phase_mut(phase).get_mut(index_in_record) {
+                        *slot = entry;
+                    }
+                })
+                .await;
             if let Some(message) = failure {
                 return Some(Failure { index, message });
             }
@@ -211,6 +263,17 @@ impl Executor {
 struct Failure {
     index: usize,
     message: String,
+}
+
+/// How a trial ends that was stopped, for each reason.
+fn stopped_ending(reason: StopReason) -> (TrialStatus, String) {
+    match reason {
+        StopReason::Requested => (TrialStatus::Stopped, "stopped on request".to_owned()),
+        StopReason::Shutdown => (TrialStatus::Failed, "interrupted: eris shut down while the trial ran".to_owned()),
+        StopReason::LostLease => {
+            (TrialStatus::Failed, "interrupted: this eris process lost the worker lease".to_owned())
+        }
+    }
 }
 
 /// Fills a step's record from its action's outcome; returns why it failed, if it did.

@@ -1,6 +1,8 @@
 //! The trial record, in Kallisti's shape (`pre_steps`, `steps`, `post_steps`, `result`), with a structured result,
 //! timestamps and an outcome per step. Saved after every step, so readers see a trial's progress.
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,6 +36,8 @@ pub enum StepOutcome {
     Failed,
     /// The trial was stopped (or eris shut down) while the step ran.
     Cancelled,
+    /// Not done: nothing to do, or an earlier phase ended the run (the logs say why).
+    Skipped,
 }
 
 /// One step as it ran.
@@ -72,6 +76,42 @@ pub struct TrialRecord {
     pub post_steps: Vec<StepRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub result: Vec<ResultEntry>,
+    /// The MiSArch run, for trials of an experiment with a `misarch` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misarch: Option<MisarchRecord>,
+}
+
+/// The MiSArch run as it happened: its phases (pre-flight, reset, start, barrier, run, goals, export, cleanup)
+/// with timestamps and logs, and the failure timeline from T0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MisarchRecord {
+    /// The identity the components know the run by.
+    pub test_uuid: String,
+    pub test_version: String,
+    /// T0: when every expected component had registered and the barrier released.
+    pub started_at: Option<DateTime<Utc>>,
+    pub phases: Vec<MisarchPhaseRecord>,
+    pub failures: Vec<FailureRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MisarchPhaseRecord {
+    pub phase: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: StepOutcome,
+    pub logs: Vec<String>,
+}
+
+/// One entry of the MiSArch failure timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    pub description: String,
+    /// Planned offset from T0, in seconds.
+    pub at_secs: u64,
+    pub applied_at: Option<DateTime<Utc>>,
+    pub outcome: StepOutcome,
+    pub error: Option<String>,
 }
 
 impl TrialRecord {
@@ -88,6 +128,40 @@ impl TrialRecord {
             self.result.push(ResultEntry::default());
         }
         self.result[0].logs.push(log_line(level, message));
+    }
+}
+
+/// Holds the record of a running trial and saves it after every change. Phases that run side by side (the steps and
+/// the MiSArch failure timeline) change it through one lock, and each save carries every change made before it.
+pub struct Recorder<S> {
+    record: tokio::sync::Mutex<TrialRecord>,
+    save: S,
+}
+
+impl<S, F> Recorder<S>
+where
+    S: Fn(TrialRecord) -> F,
+    F: Future<Output = ()>,
+{
+    pub fn new(record: TrialRecord, save: S) -> Self {
+        Self { record: tokio::sync::Mutex::new(record), save }
+    }
+
+    /// Changes the record and saves it; returns what `change` returned.
+    pub async fn update<T>(&self, change: impl FnOnce(&mut TrialRecord) -> T) -> T {
+        let mut record = self.record.lock().await;
+        let result = change(&mut record);
+        (self.save)(record.clone()).await;
+        result
+    }
+
+    /// The record as it is now (not saved again).
+    pub async fn snapshot(&self) -> TrialRecord {
+        self.record.lock().await.clone()
+    }
+
+    pub fn into_record(self) -> TrialRecord {
+        self.record.into_inner()
     }
 }
 

@@ -2,10 +2,14 @@
 //! sends to the MiSArch components (the Gatling executor, the Chaos Toolkit executor, the configurator), how their
 //! results are read (the Gatling report), judged (goals) and exported (a Grafana dashboard, InfluxDB lines).
 //!
-//! Not built yet: the run itself (pre-flight, start, barrier, failure timeline, metrics upload, export, cleanup).
+//! The run itself, which drives the components over HTTP, is in `executor::misarch`; the callbacks the components
+//! make to eris are in [`callbacks`].
 
+pub mod callbacks;
 pub mod components;
 pub mod definition;
 pub mod export;
 pub mod gatling;
 pub mod goals;
+pub mod report;
+pub mod settings;

@@ -277,6 +277,22 @@ pub async fn find(db: &Db, id: Uuid) -> Result<Trial> {
     .await
 }
 
+/// A trial's report (MiSArch trials, once their goals were evaluated), with the trial's status and reason.
+pub async fn report(db: &Db, id: Uuid) -> Result<(crate::misarch::report::Report, TrialStatus, Option<String>)> {
+    let row = db.run(move |conn| db::trials::find(conn, &id.to_string())).await?.ok_or_else(|| trial_not_found(id))?;
+    let Some(report) = row.report.as_deref() else {
+        return Err(Error::conflict(
+            "report_unavailable",
+            format!(
+                "trial {id} has no report: only MiSArch trials have one, once their metrics arrived and their goals \
+                 were evaluated (status now: {})",
+                row.status
+            ),
+        ));
+    };
+    Ok((from_text(report)?, TrialStatus::parse(&row.status)?, row.status_reason))
+}
+
 pub async fn list(db: &Db, filter: TrialFilter, page: PageRequest) -> Result<Page<Trial>> {
     db.run(move |conn| {
         let page = db::trials::list(conn, &filter, &page)?.map(Trial::try_from)?;

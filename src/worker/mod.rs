@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::db::{self, Db, TrialRow, write_transaction};
 use crate::error::Result;
-use crate::executor::{Ending, Executor, Stop, StopReason, record::TrialRecord};
+use crate::executor::{Ending, Executor, Stop, StopReason, TrialRun, record::TrialRecord};
 use crate::experiments::Definition;
 use crate::json::{from_text, to_text};
 use crate::time;
@@ -217,20 +217,8 @@ impl Worker {
     }
 
     async fn execute(&self, trial: &TrialRow, stop: &Stop, recovering: bool) -> Result<Ending> {
-        let mut definition: Definition = from_text(&trial.experiment_snapshot)?;
+        let definition: Definition = from_text(&trial.experiment_snapshot)?;
         let parameters = from_text(&trial.parameters)?;
-        if definition.misarch.is_some() && !recovering {
-            // Running only the steps would report a success the MiSArch part never earned.
-            let reason = "this eris cannot run the MiSArch part of an experiment yet; nothing ran".to_owned();
-            let mut record = TrialRecord::default();
-            record.log_result("ERROR", &format!("Trial Failed. {reason}"));
-            return Ok(Ending { status: TrialStatus::Failed, reason, record });
-        }
-        if recovering {
-            // The interrupted run may have left failures in place: clean up, and record what happened.
-            definition.pre_steps.clear();
-            definition.steps.clear();
-        }
         let save = |record: TrialRecord| {
             let (db, id, key) = (self.db.clone(), self.id.clone(), trial.id.clone());
             async move {
@@ -240,20 +228,32 @@ impl Worker {
                 }
             }
         };
-        let mut ending = self.executor.run(&definition, &parameters, stop, save).await;
+        // A recovered trial keeps what its first worker recorded; the clean-up is added to it.
+        let record =
+            if recovering { from_text(&trial.trial_record).unwrap_or_default() } else { TrialRecord::default() };
+        let run = TrialRun {
+            id: crate::experiments::parse_id(&trial.id)?,
+            experiment: crate::experiments::parse_id(&trial.experiment_id)?,
+            revision: trial.experiment_revision,
+            definition: &definition,
+            parameters: &parameters,
+            record,
+            recovering,
+        };
+        let mut ending = self.executor.run(run, stop, save).await;
         if recovering {
-            let previous: TrialRecord = from_text(&trial.trial_record).unwrap_or_default();
-            let mut record = previous;
-            record.post_steps.extend(ending.record.post_steps);
             let stopped = trial.status == TrialStatus::StopInitiated.as_str();
             ending.status = if stopped { TrialStatus::Stopped } else { TrialStatus::Failed };
             ending.reason = if stopped {
-                "stopped: the eris process running it died while stopping it; its post_steps ran again".to_owned()
+                "stopped: the eris process running it died while stopping it; its clean-up ran again".to_owned()
             } else {
-                "interrupted: the eris process running it stopped heartbeating; its post_steps ran".to_owned()
+                "interrupted: the eris process running it stopped heartbeating; its clean-up ran".to_owned()
             };
-            record.log_result("ERROR", &format!("Trial {}. {}", ending.status.as_str(), ending.reason));
-            ending.record = record;
+            // The executor's own closing line is replaced by the recovery's verdict.
+            if let Some(result) = ending.record.result.first_mut() {
+                result.logs.pop();
+            }
+            ending.record.log_result("ERROR", &format!("Trial {}. {}", ending.status.as_str(), ending.reason));
         }
         Ok(ending)
     }

@@ -20,6 +20,8 @@ use tower::ServiceExt;
 use eris::api::{self, AppState};
 use eris::db::{self, DatabaseUrl, Db, PoolOptions};
 
+pub mod components;
+
 pub const TEST_BODY_LIMIT: usize = 64 * 1024;
 
 /// One isolated database, removed when dropped.
@@ -306,14 +308,26 @@ pub fn start_worker_with(
     wakeups: eris::wakeups::Wakeups,
     webhooks: eris::webhooks::delivery::WebhookConfig,
 ) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    start_worker_full(db, wakeups, webhooks, Default::default())
+}
+
+/// A worker that drives the MiSArch components of `misarch`.
+pub fn start_worker_full(
+    db: &Db,
+    wakeups: eris::wakeups::Wakeups,
+    webhooks: eris::webhooks::delivery::WebhookConfig,
+    misarch: eris::misarch::settings::MisarchSettings,
+) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
     use eris::worker::{Worker, WorkerConfig};
     let config = WorkerConfig {
         lease_ttl: Duration::from_secs(2),
         heartbeat_every: Duration::from_millis(100),
         poll_interval: Duration::from_millis(100),
     };
-    let executor =
-        eris::executor::Executor { actions: eris::executor::actions::ActionContext::new(Duration::from_secs(5)) };
+    let executor = eris::executor::Executor {
+        actions: eris::executor::actions::ActionContext::new(Duration::from_secs(5)),
+        misarch: eris::executor::misarch::MisarchRuntime { db: db.clone(), settings: std::sync::Arc::new(misarch) },
+    };
     let worker = Worker::new(db.clone(), wakeups, config, executor).with_webhooks(webhooks);
     let shutdown = tokio_util::sync::CancellationToken::new();
     let handle = tokio::spawn(worker.run(shutdown.clone()));

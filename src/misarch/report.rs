@@ -1,0 +1,307 @@
+//! A MiSArch trial's report: the original executor's `report.json` (protocol §2.11) with eris's additions, and the
+//! same as JUnit XML (one test case per goal) for CI pipelines. Pure: built once goals are evaluated, stored on the
+//! trial, served by `GET /api/v1/trial/{id}/report`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::gatling::RequestStats;
+use super::goals::{Bound, EvaluatedGoal, GoalSource, Violation};
+
+/// What the original wrote as `experimentExecutorVersion`; eris writes its own name and version.
+pub const EXECUTOR_VERSION: &str = concat!("eris ", env!("CARGO_PKG_VERSION"));
+
+/// The report as stored (`trial.report`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    // The original's fields, in its names and formats: times as epoch-millisecond strings, numbers as strings.
+    #[serde(rename = "testUUID")]
+    pub test_uuid: String,
+    #[serde(rename = "testVersion")]
+    pub test_version: String,
+    #[serde(rename = "experimentExecutorVersion")]
+    pub experiment_executor_version: String,
+    #[serde(rename = "startTime")]
+    pub start_time: String,
+    #[serde(rename = "endTime")]
+    pub end_time: String,
+    pub goals: Vec<OriginalGoal>,
+    #[serde(rename = "goalViolations")]
+    pub goal_violations: Vec<OriginalViolation>,
+    // eris's additions.
+    pub trial: Uuid,
+    pub experiment: Uuid,
+    pub experiment_name: String,
+    pub revision: i64,
+    /// Gatling's statistics over all requests.
+    pub metrics_summary: RequestStats,
+    /// Every goal with where it came from, its bound, the measured value and whether it held.
+    pub goal_results: Vec<EvaluatedGoal>,
+    pub violations: Vec<Violation>,
+    pub grafana_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OriginalGoal {
+    pub metric: String,
+    pub threshold: String,
+    pub color: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OriginalViolation {
+    #[serde(rename = "metricName")]
+    pub metric_name: String,
+    pub threshold: String,
+    #[serde(rename = "actualValue")]
+    pub actual_value: String,
+}
+
+/// What the report is made of.
+pub struct ReportInput<'a> {
+    pub trial: Uuid,
+    pub experiment: Uuid,
+    pub experiment_name: &'a str,
+    pub revision: i64,
+    pub test_uuid: &'a str,
+    pub test_version: &'a str,
+    /// T0.
+    pub started: DateTime<Utc>,
+    /// When the metrics arrived.
+    pub ended: DateTime<Utc>,
+    pub total: &'a RequestStats,
+    pub goals: &'a [EvaluatedGoal],
+    pub violations: &'a [Violation],
+    pub grafana_url: Option<&'a str>,
+}
+
+pub fn build(input: ReportInput<'_>) -> Report {
+    Report {
+        test_uuid: input.test_uuid.to_owned(),
+        test_version: input.test_version.to_owned(),
+        experiment_executor_version: EXECUTOR_VERSION.to_owned(),
+        start_time: input.started.timestamp_millis().to_string(),
+        end_time: input.ended.timestamp_millis().to_string(),
+        goals: input
+            .goals
+            .iter()
+            .map(|goal| OriginalGoal {
+                metric: goal.metric.clone(),
+                threshold: number_text(goal.threshold),
+                color: goal.color.clone(),
+            })
+            .collect(),
+        goal_violations: input
+            .violations
+            .iter()
+            .map(|violation| OriginalViolation {
+                metric_name: violation.metric.clone(),
+                threshold: number_text(violation.threshold),
+                // The original printed a Kotlin Float: always with a fraction (`3646.0`).
+                actual_value: violation.actual.map_or_else(|| "null".to_owned(), float_text),
+            })
+            .collect(),
+        trial: input.trial,
+        experiment: input.experiment,
+        experiment_name: input.experiment_name.to_owned(),
+        revision: input.revision,
+        metrics_summary: input.total.clone(),
+        goal_results: input.goals.to_vec(),
+        violations: input.violations.to_vec(),
+        grafana_url: input.grafana_url.map(str::to_owned),
+    }
+}
+
+/// `2000` for a whole number (as MiSArch writes thresholds), the shortest exact form otherwise.
+fn number_text(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{value:.0}") } else { value.to_string() }
+}
+
+fn float_text(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{value:.1}") } else { value.to_string() }
+}
+
+/// JUnit XML: one test suite for the trial, one test case per goal (failed when violated, skipped when Gatling had
+/// no value for its metric). `status` and `reason` are the trial's, as properties.
+pub fn junit(report: &Report, status: &str, reason: Option<&str>) -> String {
+    let failures = report.goal_results.iter().filter(|goal| goal.violated).count();
+    let skipped = report.goal_results.iter().filter(|goal| goal.actual.is_none()).count();
+    let tests = report.goal_results.len();
+    let seconds = match (report.start_time.parse::<i64>(), report.end_time.parse::<i64>()) {
+        (Ok(start), Ok(end)) if end >= start => (end - start) as f64 / 1000.0,
+        _ => 0.0,
+    };
+    let timestamp = report
+        .start_time
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+        .map(|start| start.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_default();
+    let suite = format!("{} (trial {})", report.experiment_name, report.trial);
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    xml.push_str(&format!(
+        "<testsuites name=\"eris\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{seconds:.3}\">\n"
+    ));
+    xml.push_str(&format!(
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" \
+         timestamp=\"{timestamp}\" time=\"{seconds:.3}\">\n",
+        escape(&suite)
+    ));
+    xml.push_str("    <properties>\n");
+    let mut properties = vec![
+        ("trial", report.trial.to_string()),
+        ("experiment", report.experiment.to_string()),
+        ("revision", report.revision.to_string()),
+        ("status", status.to_owned()),
+    ];
+    if let Some(reason) = reason {
+        properties.push(("status_reason", reason.to_owned()));
+    }
+    if let Some(url) = &report.grafana_url {
+        properties.push(("grafana_url", url.clone()));
+    }
+    for (name, value) in properties {
+        xml.push_str(&format!("      <property name=\"{name}\" value=\"{}\"/>\n", escape(&value)));
+    }
+    xml.push_str("    </properties>\n");
+    for goal in &report.goal_results {
+        let relation = match goal.bound {
+            Bound::Upper => "<=",
+            Bound::Lower => ">=",
+        };
+        let source = match goal.source {
+            GoalSource::User => "user",
+            GoalSource::SteadyState => "steady_state",
+        };
+        let name = format!("{} {relation} {}", goal.metric, number_text(goal.threshold));
+        xml.push_str(&format!("    <testcase classname=\"eris.goals.{source}\" name=\"{}\" time=\"0\"", escape(&name)));
+        match goal.actual {
+            None => xml.push_str(&format!(
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                escape(&format!("Gatling had no value for '{}'", goal.metric))
+            )),
+            Some(actual) if goal.violated => {
+                let message = format!(
+                    "{} was {}, {} the threshold {}",
+                    goal.metric,
+                    number_text(actual),
+                    if goal.bound == Bound::Upper { "above" } else { "below" },
+                    number_text(goal.threshold)
+                );
+                xml.push_str(&format!(
+                    ">\n      <failure type=\"goal_violated\" message=\"{}\"/>\n    </testcase>\n",
+                    escape(&message)
+                ));
+            }
+            Some(_) => xml.push_str("/>\n"),
+        }
+    }
+    xml.push_str("  </testsuite>\n</testsuites>\n");
+    xml
+}
+
+/// Escapes text for an XML attribute; characters XML 1.0 cannot hold are dropped.
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            '\n' => escaped.push_str("&#10;"),
+            '\t' | '\r' => escaped.push(' '),
+            c if (c as u32) < 0x20 => {}
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// The report as `GET /trial/{id}/report` answers it: the stored report with the trial's current status.
+pub fn with_status(report: &Value, status: &str, reason: Option<&str>) -> Value {
+    let mut report = report.clone();
+    if let Value::Object(fields) = &mut report {
+        fields.insert("status".into(), Value::from(status));
+        fields.insert("status_reason".into(), reason.map_or(Value::Null, Value::from));
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::gatling::tests::real_metrics;
+    use super::super::goals::{Goal, evaluate};
+    use super::*;
+
+    fn report() -> Report {
+        let metrics = real_metrics();
+        let goals = vec![
+            (Goal { metric: "max response time".into(), threshold: 2000.0, color: "red".into() }, GoalSource::User),
+            (Goal { metric: "mean response time".into(), threshold: 1000.0, color: "yellow".into() }, GoalSource::User),
+            (
+                Goal { metric: "mean response time ko".into(), threshold: 5.0, color: "red".into() },
+                GoalSource::SteadyState,
+            ),
+        ];
+        let (mut evaluated, mut violations) = evaluate(&goals, &metrics);
+        // As for a run without failed requests, where Gatling writes "-" for the KO figures.
+        evaluated[2].actual = None;
+        evaluated[2].violated = false;
+        violations.retain(|violation| violation.metric != "mean response time ko");
+        let started = DateTime::from_timestamp_millis(1_752_755_877_123).unwrap();
+        build(ReportInput {
+            trial: Uuid::nil(),
+            experiment: Uuid::nil(),
+            experiment_name: "nightly <buy> & \"abort\"",
+            revision: 3,
+            test_uuid: "00000000-0000-0000-0000-000000000000",
+            test_version: "v1",
+            started,
+            ended: started + chrono::Duration::seconds(1800),
+            total: &metrics.total,
+            goals: &evaluated,
+            violations: &violations,
+            grafana_url: Some("http://grafana/d/eris-0?from=1&to=2"),
+        })
+    }
+
+    #[test]
+    fn the_original_fields_keep_their_formats() {
+        let report = report();
+        let value = serde_json::to_value(&report).unwrap();
+        assert_eq!(value["startTime"], "1752755877123");
+        assert_eq!(value["endTime"], "1752757677123");
+        assert_eq!(
+            value["goals"][0],
+            serde_json::json!({"metric": "max response time", "threshold": "2000", "color": "red"})
+        );
+        let violation = &value["goalViolations"][0];
+        assert_eq!(violation["metricName"], "max response time");
+        assert_eq!(violation["threshold"], "2000");
+        let actual = report.metrics_summary.max_response_time.total.unwrap();
+        assert_eq!(violation["actualValue"], format!("{actual:.1}"));
+        assert_eq!(value["experimentExecutorVersion"], EXECUTOR_VERSION);
+    }
+
+    #[test]
+    fn junit_has_one_case_per_goal() {
+        let report = report();
+        let xml = junit(&report, "Failed", Some("goal violated"));
+        assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
+        let failures = report.violations.len();
+        assert!(xml.contains(&format!("failures=\"{failures}\"")), "{xml}");
+        assert!(xml.contains("name=\"max response time &lt;= 2000\""), "{xml}");
+        assert!(xml.contains("nightly &lt;buy&gt; &amp; &quot;abort&quot;"), "{xml}");
+        assert!(xml.contains("<property name=\"status\" value=\"Failed\"/>"), "{xml}");
+        // A goal Gatling had no value for cannot be checked, and says so.
+        assert!(
+            xml.contains("<skipped message=\"Gatling had no value for &apos;mean response time ko&apos;\"/>"),
+            "{xml}"
+        );
+    }
+}
