@@ -165,7 +165,8 @@ impl Worker {
         if trial.status == TrialStatus::StopInitiated.as_str() {
             stop.stop(StopReason::Requested);
         }
-        let heartbeat = tokio::spawn(
+        // Aborted when dropped: if this worker is dropped mid-trial, the trial must look dead, not alive.
+        let heartbeat = AbortOnDrop(tokio::spawn(
             heartbeat(
                 self.db.clone(),
                 self.config.clone(),
@@ -175,7 +176,7 @@ impl Worker {
                 shutdown.clone(),
             )
             .in_current_span(),
-        );
+        ));
         let ending = match self.execute(&trial, &stop, recovering).await {
             Ok(ending) => ending,
             Err(error) => Ending {
@@ -184,7 +185,7 @@ impl Worker {
                 record: TrialRecord::default(),
             },
         };
-        heartbeat.abort();
+        drop(heartbeat);
         tracing::info!(status = ending.status.as_str(), reason = %ending.reason, "trial ended");
         let (db, id, key, webhooks) = (self.db.clone(), self.id.clone(), trial.id.clone(), self.webhooks.clone());
         let record = to_text(&ending.record);
@@ -256,6 +257,15 @@ impl Worker {
             ending.record.log_result("ERROR", &format!("Trial {}. {}", ending.status.as_str(), ending.reason));
         }
         Ok(ending)
+    }
+}
+
+/// A task that ends with its handle.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
