@@ -9,19 +9,18 @@
 #[path = "../tests/common/components.rs"]
 mod components;
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use diesel::Connection;
-use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 use url::Url;
-use uuid::Uuid;
 
 use components::{FakeChaosToolkit, FakeConfigurator, FakeGatling, FakeGrafana, FakeInflux, GatlingBehaviour};
 use eris::api::{self, AppState};
-use eris::db::{self, DatabaseUrl, Db, PoolOptions};
+use eris::db::{self, Db, PoolOptions};
 use eris::executor::Executor;
 use eris::executor::actions::ActionContext;
 use eris::executor::misarch::MisarchRuntime;
@@ -57,26 +56,12 @@ fn main() {
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let sqlite_dir = tempfile::tempdir().unwrap();
-    let mut targets =
-        vec![("sqlite", DatabaseUrl::Sqlite(sqlite_dir.path().join("bench.db").to_str().unwrap().to_owned()), None)];
-    if let Ok(url) = std::env::var("ERIS_TEST_DATABASE_URL") {
-        let schema = format!("eris_bench_{}", Uuid::new_v4().simple());
-        let mut admin = diesel::PgConnection::establish(&url).expect("PostgreSQL answers");
-        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
-        let scoped = format!("{url}{}options=-c%20search_path%3D{schema}", if url.contains('?') { '&' } else { '?' });
-        targets.push(("postgres", DatabaseUrl::Postgres(scoped), Some((url, schema))));
-    }
-    for (name, url, cleanup) in targets {
-        println!("== {name}");
-        db::migrate(&url).unwrap();
-        let db = Db::connect(url, PoolOptions::default()).unwrap();
+    for database in common::databases() {
+        println!("== {}", database.name);
+        db::migrate(&database.url).unwrap();
+        let db = Db::connect(database.url.clone(), PoolOptions::default()).unwrap();
         let mut latencies = runtime.block_on(upload_to_end(&db));
         report("metrics upload → final status", &mut latencies);
-        if let Some((admin_url, schema)) = cleanup {
-            let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
-            admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
-        }
     }
 }
 

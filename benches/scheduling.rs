@@ -6,13 +6,13 @@
 //! - the gap between one trial's `completed_at` and the next one's `executed_at` in a queue;
 //! - the same fire latency with 100,000 active schedules in the database, and this process's RSS there.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use diesel::Connection;
-use diesel::connection::SimpleConnection;
 use eris::db::page::PageRequest;
 use eris::db::trials::TrialFilter;
-use eris::db::{self, DatabaseUrl, Db, PoolOptions, ScheduleRow};
+use eris::db::{self, Db, PoolOptions, ScheduleRow};
 use eris::executor::Executor;
 use eris::executor::actions::ActionContext;
 use eris::experiments::{self, ExperimentInput};
@@ -32,25 +32,11 @@ const BACKGROUND_SCHEDULES: usize = 100_000;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let sqlite_dir = tempfile::tempdir().unwrap();
-    let mut targets =
-        vec![("sqlite", DatabaseUrl::Sqlite(sqlite_dir.path().join("bench.db").to_str().unwrap().to_owned()), None)];
-    if let Ok(url) = std::env::var("ERIS_TEST_DATABASE_URL") {
-        let schema = format!("eris_bench_{}", Uuid::new_v4().simple());
-        let mut admin = diesel::PgConnection::establish(&url).expect("PostgreSQL answers");
-        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
-        let scoped = format!("{url}{}options=-c%20search_path%3D{schema}", if url.contains('?') { '&' } else { '?' });
-        targets.push(("postgres", DatabaseUrl::Postgres(scoped), Some((url, schema))));
-    }
-    for (name, url, cleanup) in targets {
-        println!("== {name}");
-        db::migrate(&url).unwrap();
-        let db = Db::connect(url, PoolOptions::default()).unwrap();
+    for database in common::databases() {
+        println!("== {}", database.name);
+        db::migrate(&database.url).unwrap();
+        let db = Db::connect(database.url.clone(), PoolOptions::default()).unwrap();
         runtime.block_on(measure(&db));
-        if let Some((admin_url, schema)) = cleanup {
-            let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
-            admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
-        }
     }
 }
 

@@ -96,6 +96,25 @@ impl Rig {
         rig
     }
 
+    /// Starts a rig, runs one trial of `misarch` to its end and stops the worker.
+    async fn run_to_end(app: TestApp, options: Options, misarch: Value) -> (Self, String, Value) {
+        let mut rig = Self::start(app, options).await;
+        let id = rig.run(misarch).await;
+        let trial = rig.app.wait_for_end(&id).await;
+        rig.stop_worker().await;
+        (rig, id, trial)
+    }
+
+    /// Starts a rig whose workload lasts a minute, and waits until its trial is past T0 with failure set 1 applied.
+    async fn start_long_run(app: TestApp) -> (Self, String) {
+        let gatling = GatlingBehaviour { main_run: Duration::from_secs(60), ..Default::default() };
+        let rig = Self::start(app, Options { gatling, ..Options::default() }).await;
+        let id = rig.run(experiment()).await;
+        rig.wait_for_t0(&id).await;
+        wait_until(Duration::from_secs(10), "failure set 1", || async { !rig.puts_with_values().is_empty() }).await;
+        (rig, id)
+    }
+
     fn start_worker(&mut self) {
         let settings = self.settings.clone();
         self.worker = Some(start_worker_full(&self.app.db, Default::default(), Default::default(), settings));
@@ -227,10 +246,7 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
     for app in TestApp::all() {
         // The main simulation outlasts the failure timeline (T0 … T0 + 1 s).
         let gatling = GatlingBehaviour { main_run: Duration::from_millis(1500), ..Default::default() };
-        let mut rig = Rig::start(app, Options { gatling, ..Options::default() }).await;
-        let id = rig.run(experiment()).await;
-        let trial = rig.app.wait_for_end(&id).await;
-        rig.stop_worker().await;
+        let (rig, id, trial) = Rig::run_to_end(app, Options { gatling, ..Options::default() }, experiment()).await;
         let (backend, record) = (rig.app.backend(), &trial["trial_record"]);
 
         // Verdict: two goals violated.
@@ -398,10 +414,7 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
 #[tokio::test]
 async fn a_run_that_meets_every_goal_succeeds() {
     for app in TestApp::all() {
-        let mut rig = Rig::start(app, Options::default()).await;
-        let id = rig.run(met_goals(experiment())).await;
-        let trial = rig.app.wait_for_end(&id).await;
-        rig.stop_worker().await;
+        let (_, _, trial) = Rig::run_to_end(app, Options::default(), met_goals(experiment())).await;
         assert_eq!(trial["status"], "Succeeded", "{trial}");
         assert_eq!(trial["violations"], json!([]));
         assert_eq!(trial["status_reason"], "all steps succeeded and every goal was met");
@@ -416,10 +429,8 @@ async fn a_run_that_meets_every_goal_succeeds() {
 #[tokio::test]
 async fn a_component_down_at_pre_flight_aborts_the_trial_before_anything_is_touched() {
     for app in TestApp::all() {
-        let mut rig = Rig::start(app, Options { gatling_down: true, ..Options::default() }).await;
-        let id = rig.run(experiment()).await;
-        let trial = rig.app.wait_for_end(&id).await;
-        rig.stop_worker().await;
+        let (rig, id, trial) =
+            Rig::run_to_end(app, Options { gatling_down: true, ..Options::default() }, experiment()).await;
         assert_eq!(trial["status"], "Aborted", "{trial}");
         let reason = trial["status_reason"].as_str().unwrap();
         assert!(reason.starts_with("MiSArch pre-flight failed: GET http://127.0.0.1:"), "{reason}");
@@ -438,10 +449,8 @@ async fn a_component_down_at_pre_flight_aborts_the_trial_before_anything_is_touc
 #[tokio::test]
 async fn a_service_the_configurator_does_not_know_aborts_the_trial() {
     for app in TestApp::all() {
-        let mut rig = Rig::start(app, Options { services: vec!["gateway"], ..Options::default() }).await;
-        let id = rig.run(experiment()).await;
-        let trial = rig.app.wait_for_end(&id).await;
-        rig.stop_worker().await;
+        let (rig, _, trial) =
+            Rig::run_to_end(app, Options { services: vec!["gateway"], ..Options::default() }, experiment()).await;
         assert_eq!(trial["status"], "Aborted", "{trial}");
         let reason = trial["status_reason"].as_str().unwrap();
         assert!(reason.contains("the configurator does not know the service(s) catalog"), "{reason}");
@@ -457,10 +466,7 @@ async fn a_barrier_timeout_fails_the_trial_and_cleans_up() {
             barrier_timeout: Duration::from_secs(1),
             ..Options::default()
         };
-        let mut rig = Rig::start(app, options).await;
-        let id = rig.run(experiment()).await;
-        let trial = rig.app.wait_for_end(&id).await;
-        rig.stop_worker().await;
+        let (rig, id, trial) = Rig::run_to_end(app, options, experiment()).await;
         assert_eq!(trial["status"], "Failed", "{trial}");
         let reason = trial["status_reason"].as_str().unwrap();
         // 1 s of ERIS_BARRIER_TIMEOUT_SECS and 1 s of steady state.
@@ -482,10 +488,7 @@ async fn metrics_that_never_arrive_fail_the_trial_at_the_deadline_and_clean_up()
             metrics_timeout: Duration::from_secs(1),
             ..Options::default()
         };
-        let mut rig = Rig::start(app, options).await;
-        let id = rig.run(experiment()).await;
-        let trial = rig.app.wait_for_end(&id).await;
-        rig.stop_worker().await;
+        let (rig, id, trial) = Rig::run_to_end(app, options, experiment()).await;
         assert_eq!(trial["status"], "Failed", "{trial}");
         let reason = trial["status_reason"].as_str().unwrap();
         // The 2-second workload and 1 s of ERIS_METRICS_TIMEOUT_SECS.
@@ -507,10 +510,7 @@ async fn an_unreadable_upload_is_refused_and_fails_the_trial_at_once() {
             metrics_timeout: Duration::from_secs(60),
             ..Options::default()
         };
-        let mut rig = Rig::start(app, options).await;
-        let id = rig.run(experiment()).await;
-        let trial = rig.app.wait_for_end(&id).await;
-        rig.stop_worker().await;
+        let (rig, _, trial) = Rig::run_to_end(app, options, experiment()).await;
         assert_eq!(trial["status"], "Failed", "{trial}");
         let reason = trial["status_reason"].as_str().unwrap();
         assert!(reason.contains("upload could not be read: the metrics body has no line `SPLIT_HERE`"), "{reason}");
@@ -524,10 +524,8 @@ async fn an_unreadable_upload_is_refused_and_fails_the_trial_at_once() {
 #[tokio::test]
 async fn grafana_answering_500_is_recorded_without_losing_the_results() {
     for app in TestApp::all() {
-        let mut rig = Rig::start(app, Options { grafana_status: 500, ..Options::default() }).await;
-        let id = rig.run(met_goals(experiment())).await;
-        let trial = rig.app.wait_for_end(&id).await;
-        rig.stop_worker().await;
+        let (rig, _, trial) =
+            Rig::run_to_end(app, Options { grafana_status: 500, ..Options::default() }, met_goals(experiment())).await;
         assert_eq!(trial["status"], "Succeeded", "{trial}");
         let reason = trial["status_reason"].as_str().unwrap();
         assert!(reason.contains("the Grafana export failed: POST http://127.0.0.1:"), "{reason}");
@@ -543,14 +541,7 @@ async fn grafana_answering_500_is_recorded_without_losing_the_results() {
 #[tokio::test]
 async fn a_stop_during_the_run_stops_the_components_and_resets_the_failures() {
     for app in TestApp::all() {
-        let options = Options {
-            gatling: GatlingBehaviour { main_run: Duration::from_secs(60), ..Default::default() },
-            ..Options::default()
-        };
-        let mut rig = Rig::start(app, options).await;
-        let id = rig.run(experiment()).await;
-        rig.wait_for_t0(&id).await;
-        wait_until(Duration::from_secs(10), "failure set 1", || async { !rig.puts_with_values().is_empty() }).await;
+        let (mut rig, id) = Rig::start_long_run(app).await;
         rig.app.put(&format!("/api/v1/trial/{id}/stop"), &json!({})).await.expect_status(StatusCode::OK);
         let trial = rig.app.wait_for_end(&id).await;
         rig.stop_worker().await;
@@ -569,14 +560,7 @@ async fn a_stop_during_the_run_stops_the_components_and_resets_the_failures() {
 #[tokio::test]
 async fn a_restart_during_the_run_is_recovered_and_cleaned_up() {
     for app in TestApp::all() {
-        let options = Options {
-            gatling: GatlingBehaviour { main_run: Duration::from_secs(60), ..Default::default() },
-            ..Options::default()
-        };
-        let mut rig = Rig::start(app, options).await;
-        let id = rig.run(experiment()).await;
-        rig.wait_for_t0(&id).await;
-        wait_until(Duration::from_secs(10), "failure set 1", || async { !rig.puts_with_values().is_empty() }).await;
+        let (mut rig, id) = Rig::start_long_run(app).await;
         rig.kill_worker();
         assert!(rig.gatling.stopped().is_empty());
         rig.start_worker();

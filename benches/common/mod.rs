@@ -1,0 +1,49 @@
+//! The databases a benchmark measures: SQLite always (a temporary file), and PostgreSQL when `ERIS_TEST_DATABASE_URL`
+//! is set, in a schema of its own that is dropped afterwards.
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use eris::db::DatabaseUrl;
+use uuid::Uuid;
+
+pub struct BenchDatabase {
+    pub name: &'static str,
+    pub url: DatabaseUrl,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    /// The admin URL and the schema to drop.
+    postgres_schema: Option<(String, String)>,
+}
+
+impl Drop for BenchDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, schema)) = &self.postgres_schema
+            && let Ok(mut admin) = diesel::PgConnection::establish(admin_url)
+        {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+        }
+    }
+}
+
+pub fn databases() -> Vec<BenchDatabase> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.db").to_str().unwrap().to_owned();
+    let mut databases = vec![BenchDatabase {
+        name: "sqlite",
+        url: DatabaseUrl::Sqlite(path),
+        _sqlite_dir: Some(dir),
+        postgres_schema: None,
+    }];
+    if let Ok(url) = std::env::var("ERIS_TEST_DATABASE_URL") {
+        let schema = format!("eris_bench_{}", Uuid::new_v4().simple());
+        let mut admin = diesel::PgConnection::establish(&url).expect("PostgreSQL answers");
+        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+        let scoped = format!("{url}{}options=-c%20search_path%3D{schema}", if url.contains('?') { '&' } else { '?' });
+        databases.push(BenchDatabase {
+            name: "postgres",
+            url: DatabaseUrl::Postgres(scoped),
+            _sqlite_dir: None,
+            postgres_schema: Some((url, schema)),
+        });
+    }
+    databases
+}
