@@ -2,8 +2,9 @@
 //!
 //! At most one trial is `In Progress` in the whole deployment, also with several eris processes on one database:
 //! only the holder of the `trial-worker` lease (a row in the database with an expiry, renewed by heartbeats) claims
-//! trials. The holder also recovers trials whose heartbeat went stale (their process died): their post_steps run
-//! and they end `Failed` ("interrupted"), or `Stopped` if a stop had been requested.
+//! trials. The holder also recovers trials whose heartbeat went stale (their process died): their clean-up runs
+//! (the MiSArch components' teardown, then post_steps) and they end `Failed` ("interrupted"), or `Stopped` if a stop
+//! had been requested.
 
 use std::time::Duration as StdDuration;
 
@@ -141,7 +142,7 @@ impl Worker {
     }
 
     /// Runs a claimed trial with a heartbeat beside it, and stores how it ended. `recovering`: the trial's worker
-    /// died; only its post_steps run.
+    /// died; only its clean-up (MiSArch teardown, post_steps) runs.
     async fn run_claimed(&self, trial: TrialRow, shutdown: &CancellationToken, recovering: bool) {
         let span = tracing::info_span!(
             "trial",
