@@ -335,3 +335,206 @@ async fn a_misarch_experiment_is_validated_when_written() {
         );
     }
 }
+
+const MASK: &str = "*****";
+const API_TOKEN: &str = "tok-7f3a9c1e";
+const BEARER_CREDENTIAL: &str = "hdr-5b2e8d40";
+const CI_PASSWORD: &str = "pw-c41d77aa";
+
+/// Fails if any of the test's secrets appears in `text` (a whole response body).
+#[track_caller]
+fn assert_no_secret(text: &str, what: &str) {
+    for secret in [API_TOKEN, BEARER_CREDENTIAL, CI_PASSWORD] {
+        assert!(!text.contains(secret), "{what} shows the secret {secret}: {text}");
+    }
+}
+
+/// An experiment with secrets in its metadata, its parameters and a step's headers. Its second step sends them all:
+/// the token in the query, the header as written.
+fn experiment_with_secrets(base: &str) -> serde_json::Value {
+    json!({
+        "name": "with secrets",
+        "metadata": {"team": "sre", "ci_password": CI_PASSWORD},
+        "parameters": {"base": base, "api_token": API_TOKEN},
+        "steps": [
+            {"step": "wait", "do": "cm.wait", "where": {"time_in_seconds": 0}},
+            {"step": "call", "do": "cm.http_probe", "where": {"url": "{{ base }}/fail?key={{ api_token }}",
+             "headers": {"Authorization": format!("Bearer {BEARER_CREDENTIAL}"), "Accept": "application/json"}}}
+        ]
+    })
+}
+
+/// The definition as stored, read through the storage layer rather than the API.
+async fn stored_definition(app: &TestApp, id: &str) -> eris::experiments::Definition {
+    let id = id.to_owned();
+    app.db
+        .run(move |conn| eris::db::experiments::find(conn, &id)?.expect("the experiment is stored").definition())
+        .await
+        .unwrap()
+}
+
+#[track_caller]
+fn assert_real_secrets(stored: &eris::experiments::Definition) {
+    assert_eq!(stored.parameters["api_token"], API_TOKEN);
+    assert_eq!(stored.metadata["ci_password"], CI_PASSWORD);
+    assert_eq!(stored.steps[1].arguments["headers"]["Authorization"], format!("Bearer {BEARER_CREDENTIAL}"));
+}
+
+/// The body a client PUTs after a GET: the definition's fields, as read.
+fn definition_of(experiment: &serde_json::Value) -> serde_json::Value {
+    let fields =
+        ["name", "description", "metadata", "parameters", "pre_steps", "steps", "post_steps", "misarch", "notify"];
+    fields.iter().map(|field| (field.to_string(), experiment[*field].clone())).collect::<serde_json::Map<_, _>>().into()
+}
+
+#[tokio::test]
+async fn secrets_are_masked_in_every_response_and_kept_in_storage() {
+    for app in TestApp::all() {
+        let created = app.post("/api/v1/experiment", &experiment_with_secrets("http://127.0.0.1:9")).await;
+        assert_no_secret(&created.text(), "the create response");
+        let created = created.expect_status(StatusCode::CREATED).json();
+        assert_eq!(created["parameters"], json!({"base": "http://127.0.0.1:9", "api_token": MASK}));
+        assert_eq!(created["metadata"], json!({"team": "sre", "ci_password": MASK}));
+        assert_eq!(
+            created["steps"][1]["where"]["headers"],
+            json!({"Authorization": MASK, "Accept": "application/json"})
+        );
+        assert_eq!(created["steps"][1]["where"]["url"], "{{ base }}/fail?key={{ api_token }}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/experiment/{id}");
+
+        let read = app.get(&path).await.expect_status(StatusCode::OK);
+        assert_no_secret(&read.text(), "GET");
+        assert_eq!(read.json(), created);
+        let listed = app.get("/api/v1/experiment").await.expect_status(StatusCode::OK);
+        assert_no_secret(&listed.text(), "the list");
+        assert_eq!(listed.json(), json!([created]));
+        assert_real_secrets(&stored_definition(&app, &id).await);
+
+        // A client edits what it read and PUTs it back, masks and all: the secrets stay as stored.
+        let mut edited = definition_of(&created);
+        edited["description"] = json!("edited after a GET");
+        let replaced = app.put(&path, &edited).await;
+        assert_no_secret(&replaced.text(), "the PUT response");
+        let replaced = replaced.expect_status(StatusCode::OK).json();
+        assert_eq!(
+            (replaced["revision"].clone(), replaced["description"].clone()),
+            (json!(2), json!("edited after a GET"))
+        );
+        assert_eq!(replaced["parameters"]["api_token"], MASK);
+        let stored = stored_definition(&app, &id).await;
+        assert_real_secrets(&stored);
+        assert_eq!(stored.description, "edited after a GET");
+
+        // PATCH: a mask keeps the stored value, a real value replaces it.
+        let patched = app
+            .patch(
+                &path,
+                &json!({"parameters": {"base": "http://127.0.0.1:9", "api_token": MASK, "region": "eu"},
+                        "metadata": {"team": "sre", "ci_password": "pw-new-value"}}),
+            )
+            .await;
+        assert_no_secret(&patched.text(), "the PATCH response");
+        let patched = patched.expect_status(StatusCode::OK).json();
+        assert_eq!(patched["metadata"]["ci_password"], MASK);
+        assert!(!patched.to_string().contains("pw-new-value"), "a new secret is masked too: {patched}");
+        let stored = stored_definition(&app, &id).await;
+        assert_eq!(stored.parameters["api_token"], API_TOKEN);
+        assert_eq!(stored.parameters["region"], "eu");
+        assert_eq!(stored.metadata["ci_password"], "pw-new-value");
+
+        // A mask where nothing is stored at the same path: a new key, or a step that moved.
+        let mut new_header = created["steps"].clone();
+        new_header[1]["where"]["headers"]["X-Api-Key"] = json!(MASK);
+        let error = app.patch(&path, &json!({"steps": new_header})).await.expect_error(
+            StatusCode::BAD_REQUEST,
+            "masked_secret_without_value",
+            Some("steps[1].where.headers.X-Api-Key"),
+        );
+        assert!(error["message"].as_str().unwrap().contains("send the real value"), "{error}");
+        let mut moved = definition_of(&created);
+        moved["steps"] = json!([created["steps"][1]]);
+        app.put(&path, &moved).await.expect_error(
+            StatusCode::BAD_REQUEST,
+            "masked_secret_without_value",
+            Some("steps[0].where.headers.Authorization"),
+        );
+        // Nothing is stored before a create.
+        app.post("/api/v1/experiment", &json!({"name": "copy", "steps": [], "parameters": {"api_token": MASK}}))
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "masked_secret_without_value", Some("parameters.api_token"));
+        let unchanged = app.get(&path).await.json();
+        assert_eq!(unchanged["revision"], 3, "a refused update changes nothing");
+        assert_eq!(app.get("/api/v1/experiment").await.json().as_array().unwrap().len(), 1);
+        let stored = stored_definition(&app, &id).await;
+        assert_eq!(stored.parameters["api_token"], API_TOKEN);
+        assert_eq!(stored.steps[1].arguments["headers"]["Authorization"], format!("Bearer {BEARER_CREDENTIAL}"));
+    }
+}
+
+/// A server that records the `Authorization` header and the query of every request; `/fail` answers 503.
+async fn recording_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+    use axum::routing::any;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    let app = axum::Router::new().fallback(any(move |request: axum::extract::Request| {
+        let recorded = recorded.clone();
+        async move {
+            let header = request.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let query = request.uri().query().unwrap_or_default().to_owned();
+            recorded.lock().unwrap().push((header.to_owned(), query));
+            if request.uri().path() == "/fail" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_trial_sends_the_real_secrets_and_shows_none() {
+    let (base, seen) = recording_server().await;
+    for app in TestApp::all() {
+        let (shutdown, worker) = common::start_worker(&app.db);
+        let mut definition = experiment_with_secrets(&base);
+        // Deliveries are queued (nobody sends them here): their payloads are checked below.
+        definition["notify"] = json!([{"url": "http://127.0.0.1:9/hook"}]);
+        let experiment = app.create_experiment(definition).await;
+        app.post("/api/v1/trial", &json!({"experiment": experiment["id"], "parameters": {"api_token": MASK}}))
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "masked_secret_without_value", Some("parameters.api_token"));
+        let queued = app.post("/api/v1/trial", &json!({"experiment": experiment["id"]})).await;
+        assert_no_secret(&queued.text(), "the trial");
+        let trial_id = queued.expect_status(StatusCode::CREATED).json()["id"].as_str().unwrap().to_owned();
+        let trial = app.wait_for_end(&trial_id).await;
+        shutdown.cancel();
+        worker.await.unwrap();
+
+        // The step failed on the 503, with the templated URL (and so the token) in its message: masked there too.
+        assert_eq!(trial["status"], "Failed", "{}: {trial:#}", app.backend());
+        let reason = trial["status_reason"].as_str().unwrap();
+        assert!(reason.contains(&format!("/fail?key={MASK} answered 503")), "{reason}");
+        assert_eq!(trial["metadata"]["ci_password"], MASK);
+        for response in [app.get(&format!("/api/v1/trial/{trial_id}")).await, app.get("/api/v1/trial").await] {
+            assert_no_secret(&response.text(), "a trial response");
+        }
+        let deliveries = app
+            .db
+            .run(move |conn| eris::db::webhooks::of_trial(conn, &trial_id))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|delivery| delivery.payload)
+            .collect::<Vec<_>>();
+        assert_eq!(deliveries.len(), 2, "started and failed");
+        assert_no_secret(&deliveries.join("\n"), "the webhook payloads");
+    }
+    // What the step sent is the stored secret, never the mask.
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    for (authorization, query) in seen {
+        assert_eq!(authorization, format!("Bearer {BEARER_CREDENTIAL}"));
+        assert_eq!(query, format!("key={API_TOKEN}"));
+    }
+}

@@ -279,3 +279,88 @@ async fn schedules_belong_to_their_experiment_and_page_in_creation_order() {
         assert_eq!(seen, ids);
     }
 }
+
+#[tokio::test]
+async fn schedule_secrets_are_masked_in_responses_and_kept_in_storage() {
+    const MASK: &str = "*****";
+    const SECRET: &str = "sched-tok-93ab51";
+    const TICKET_SECRET: &str = "ticket-pw-0d2c77";
+    async fn stored(app: &TestApp, experiment: &str, id: &str) -> (Value, Value) {
+        let (experiment, id) = (experiment.to_owned(), id.to_owned());
+        let row = app.db.run(move |conn| eris::db::schedules::find(conn, &experiment, &id)).await.unwrap();
+        let row = row.expect("the schedule is stored");
+        (serde_json::from_str(&row.parameters).unwrap(), serde_json::from_str(&row.ticket).unwrap())
+    }
+    #[track_caller]
+    fn assert_no_secret(text: &str) {
+        assert!(!text.contains(SECRET) && !text.contains(TICKET_SECRET), "a response shows a secret: {text}");
+    }
+
+    for app in TestApp::all() {
+        let experiment = app.experiment_id().await;
+        let path = format!("/api/v1/experiment/{experiment}/schedule");
+        let created = app
+            .post(
+                &path,
+                &json!({"recurrence_pattern": "@daily", "parameters": {"api_token": SECRET, "region": "eu"},
+                        "ticket": {"number": "7", "credentials": {"password": TICKET_SECRET}}}),
+            )
+            .await;
+        assert_no_secret(&created.text());
+        let created = created.expect_status(StatusCode::CREATED).json();
+        assert_eq!(created["parameters"], json!({"api_token": MASK, "region": "eu"}));
+        assert_eq!(created["ticket"], json!({"number": "7", "credentials": MASK}));
+        let id = created["id"].as_str().unwrap().to_owned();
+        let schedule_path = format!("{path}/{id}");
+
+        let read = app.get(&schedule_path).await.expect_status(StatusCode::OK);
+        assert_no_secret(&read.text());
+        assert_eq!(read.json(), created);
+        let listed = app.get(&path).await.expect_status(StatusCode::OK);
+        assert_no_secret(&listed.text());
+        assert_eq!(listed.json(), json!([created]));
+        let real = (
+            json!({"api_token": SECRET, "region": "eu"}),
+            json!({"number": "7", "credentials": {"password": TICKET_SECRET}}),
+        );
+        assert_eq!(stored(&app, &experiment, &id).await, real, "the scheduler reads the real values");
+
+        // PUT back what was read (its settable fields), one thing changed: the masked secrets stay as stored.
+        let mut body = json!({});
+        for field in [
+            "recurrence_pattern",
+            "timezone",
+            "recurrence_count",
+            "metadata",
+            "parameters",
+            "ticket",
+            "paused",
+            "misfire_policy",
+            "concurrency_policy",
+        ] {
+            body[field] = created[field].clone();
+        }
+        body["paused"] = json!(true);
+        let replaced = app.put(&schedule_path, &body).await;
+        assert_no_secret(&replaced.text());
+        assert_eq!(replaced.expect_status(StatusCode::OK).json()["paused"], true);
+        assert_eq!(stored(&app, &experiment, &id).await, real);
+        let patched = app.patch(&schedule_path, &json!({"parameters": {"api_token": MASK, "region": "us"}})).await;
+        assert_no_secret(&patched.text());
+        assert_eq!(
+            patched.expect_status(StatusCode::OK).json()["parameters"],
+            json!({"api_token": MASK, "region": "us"})
+        );
+        assert_eq!(stored(&app, &experiment, &id).await.0, json!({"api_token": SECRET, "region": "us"}));
+
+        // A mask with nothing stored at its path: a new key, or a new schedule.
+        app.patch(&schedule_path, &json!({"parameters": {"api_token": MASK, "client_secret": MASK}}))
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "masked_secret_without_value", Some("parameters.client_secret"));
+        app.post(&path, &json!({"recurrence_pattern": "@daily", "parameters": {"api_token": MASK}}))
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "masked_secret_without_value", Some("parameters.api_token"));
+        assert_eq!(app.get(&path).await.json().as_array().unwrap().len(), 1, "no rejected request created a schedule");
+        assert_eq!(stored(&app, &experiment, &id).await.0, json!({"api_token": SECRET, "region": "us"}));
+    }
+}

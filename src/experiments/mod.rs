@@ -15,6 +15,7 @@ use crate::db::experiments::{Archived, ExperimentFilter};
 use crate::db::page::{Page, PageRequest};
 use crate::db::{self, Db, ExperimentRow, write_transaction};
 use crate::error::{Error, Result};
+use crate::executor::redact;
 use crate::json::{apply_patch, from_optional_text, from_text, to_text};
 use crate::time;
 
@@ -40,7 +41,9 @@ pub struct Definition {
     pub notify: Vec<NotifyTarget>,
 }
 
-/// An experiment as the API returns it.
+/// An experiment as the API returns it: values under secret-looking keys (in `parameters`, `metadata`, step
+/// arguments, …) are shown as `*****`. Sending `*****` back under such a key in a PUT or PATCH keeps the stored
+/// value at that place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Experiment {
     pub id: Uuid,
@@ -217,11 +220,13 @@ impl ExperimentRow {
     }
 }
 
+/// The API's view of a stored experiment: every value under a secret-looking key is masked. The worker never reads
+/// this view: a trial runs its snapshot of the stored definition.
 impl TryFrom<ExperimentRow> for Experiment {
     type Error = Error;
 
     fn try_from(row: ExperimentRow) -> Result<Self> {
-        let definition = row.definition()?;
+        let definition = redact::masked(&row.definition()?)?;
         Ok(Self {
             id: parse_id(&row.id)?,
             name: definition.name,
@@ -263,8 +268,9 @@ pub(crate) fn load_active(conn: &mut db::DbConnection, id: Uuid) -> Result<Exper
     Ok(row)
 }
 
+/// Creates an experiment. A `*****` under a secret-looking key is refused: nothing is stored yet to keep.
 pub async fn create(db: &Db, input: ExperimentInput, actor: &str) -> Result<Experiment> {
-    let definition = Definition::from(input);
+    let definition = redact::restored(Definition::from(input), None)?;
     definition.validate()?;
     let now = time::to_db(time::now());
     let mut row = ExperimentRow {
@@ -306,16 +312,19 @@ pub enum Change {
     Merge(ExperimentPatch),
 }
 
-/// Applies a PUT or PATCH: validates the result and bumps the revision.
+/// Applies a PUT or PATCH: validates the result and bumps the revision. A `*****` under a secret-looking key (as
+/// GET shows secrets) keeps the value stored at the same path of the definition.
 pub async fn update(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let mut row = load_active(conn, id)?;
-            let mut definition = row.definition()?;
+            let stored = row.definition()?;
+            let mut definition = stored.clone();
             match change {
                 Change::Replace(input) => definition = input.into(),
                 Change::Merge(patch) => patch.apply(&mut definition),
             }
+            let definition = redact::restored(definition, Some(&stored))?;
             definition.validate()?;
             definition.write_into(&mut row);
             let read_revision = row.revision;

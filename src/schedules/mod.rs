@@ -9,6 +9,7 @@ use crate::cron::Recurrence;
 use crate::db::page::{Page, PageRequest};
 use crate::db::{self, Db, DbConnection, ScheduleRow, TrialBrief, write_transaction};
 use crate::error::{Error, Result};
+use crate::executor::redact;
 use crate::experiments::{self, JsonObject, parse_id};
 use crate::json::{apply_patch, from_text, to_text};
 use crate::time;
@@ -67,7 +68,8 @@ pub struct ScheduleTrial {
     pub executed_at: Option<DateTime<Utc>>,
 }
 
-/// A schedule as the API returns it.
+/// A schedule as the API returns it: values under secret-looking keys of `metadata`, `parameters` and `ticket` are
+/// shown as `*****`. Sending `*****` back under such a key in a PUT or PATCH keeps the stored value at that place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Schedule {
     pub id: Uuid,
@@ -209,6 +211,14 @@ impl Settings {
         })
     }
 
+    /// Puts the stored values back where the request sent `*****` under a secret-looking key (see
+    /// [`redact::restore`]); with nothing stored (a new schedule), such a `*****` is refused.
+    fn restore_secrets(&mut self, stored: Option<&Self>) -> Result<()> {
+        redact::restore_object(&mut self.metadata, stored.map(|s| &s.metadata), "metadata")?;
+        redact::restore_object(&mut self.parameters, stored.map(|s| &s.parameters), "parameters")?;
+        redact::restore_object(&mut self.ticket, stored.map(|s| &s.ticket), "ticket")
+    }
+
     fn merge(mut self, patch: SchedulePatch) -> Self {
         apply_patch!(patch => self; SchedulePatch {
             recurrence_pattern, timezone, recurrence_count, metadata, parameters, ticket, paused, misfire_policy,
@@ -271,15 +281,22 @@ pub fn next_run(
     recurrence.next_after(now)
 }
 
+/// A JSON object with the values under its secret-looking keys masked.
+fn masked(mut object: JsonObject) -> JsonObject {
+    redact::redact_object(&mut object);
+    object
+}
+
 impl Schedule {
+    /// The API's view of a stored schedule, secrets masked. The scheduler reads the row itself, never this view.
     fn from_row(row: ScheduleRow, trials: Vec<TrialBrief>) -> Result<Self> {
         let settings = Settings::of(&row)?;
         Ok(Self {
             id: parse_id(&row.id)?,
             experiment_id: parse_id(&row.experiment_id)?,
-            metadata: settings.metadata,
-            parameters: settings.parameters,
-            ticket: settings.ticket,
+            metadata: masked(settings.metadata),
+            parameters: masked(settings.parameters),
+            ticket: masked(settings.ticket),
             recurrence_pattern: settings.recurrence_pattern,
             timezone: settings.timezone,
             recurrence_count: settings.recurrence_count,
@@ -319,7 +336,8 @@ fn schedule_not_found(experiment_id: Uuid, id: Uuid) -> Error {
 }
 
 pub async fn create(db: &Db, experiment_id: Uuid, input: ScheduleInput, actor: &str) -> Result<Schedule> {
-    let settings = Settings::from(input);
+    let mut settings = Settings::from(input);
+    settings.restore_secrets(None)?;
     let now = time::now();
     let recurrence = settings.validate(now)?;
     let mut row = ScheduleRow {
@@ -382,7 +400,8 @@ pub enum Change {
 
 /// Applies a PUT or PATCH. Whenever the request changes `recurrence_count`, `recurrence_left` is reset to it
 /// (Kallisti's rule). `next_run_at` is recomputed from now when the timing changes (pattern, zone, pause,
-/// count), and kept otherwise so that a due fire is not lost.
+/// count), and kept otherwise so that a due fire is not lost. A `*****` under a secret-looking key keeps the stored
+/// value at that place.
 pub async fn update(db: &Db, experiment_id: Uuid, id: Uuid, change: Change) -> Result<Schedule> {
     db.run(move |conn| {
         write_transaction(conn, |conn| {
@@ -390,10 +409,11 @@ pub async fn update(db: &Db, experiment_id: Uuid, id: Uuid, change: Change) -> R
             let mut row = db::schedules::find(conn, &experiment_id.to_string(), &id.to_string())?
                 .ok_or_else(|| schedule_not_found(experiment_id, id))?;
             let old = Settings::of(&row)?;
-            let new = match change {
+            let mut new = match change {
                 Change::Replace(input) => Settings::from(input),
                 Change::Merge(patch) => old.clone().merge(patch),
             };
+            new.restore_secrets(Some(&old))?;
             let now = time::now();
             let recurrence = new.validate(now)?;
             if new.recurrence_count != old.recurrence_count {

@@ -15,7 +15,7 @@ use crate::db::page::{Page, PageRequest};
 use crate::db::trials::TrialFilter;
 use crate::db::{self, Db, DbConnection, TrialRow, write_transaction};
 use crate::error::{Error, Result};
-use crate::executor::redact::redact;
+use crate::executor::redact::{self, SecretTexts, redact};
 use crate::experiments::{self, Definition, JsonObject, parse_id};
 use crate::json::{from_optional_text, from_text, to_text};
 use crate::time;
@@ -36,16 +36,18 @@ pub struct Trial {
     pub experiment_revision: i64,
     /// The experiment's definition at that revision: what the trial runs (values under secret-looking keys masked).
     pub experiment_snapshot: Definition,
-    /// The experiment's metadata with the trial's own on top.
+    /// The experiment's metadata with the trial's own on top (values under secret-looking keys masked).
     #[schema(value_type = Object)]
     pub metadata: JsonObject,
     /// The trial's own parameters (values under secret-looking keys masked).
     #[schema(value_type = Object)]
     pub parameters: JsonObject,
+    /// The change ticket (values under secret-looking keys masked).
     #[schema(value_type = Object)]
     pub ticket: JsonObject,
     pub status: TrialStatus,
     /// Why the trial has its status (which step failed, who stopped it, …); null while nothing is to be said.
+    /// Secret values of the trial that appear in it are masked.
     pub status_reason: Option<String>,
     /// When the trial was due: the cron instant for a scheduled trial, the request time otherwise.
     pub scheduled_for: DateTime<Utc>,
@@ -55,7 +57,7 @@ pub struct Trial {
     pub completed_at: Option<DateTime<Utc>>,
     pub initiated_by: String,
     pub initiated_from: String,
-    /// Per-phase step logs (`pre_steps`, `steps`, `post_steps`, `result`), saved as the trial runs.
+    /// Per-phase step logs (`pre_steps`, `steps`, `post_steps`, `result`), saved as the trial runs; secrets masked.
     #[schema(value_type = Object)]
     pub trial_record: Value,
     /// Measured workload statistics (MiSArch trials); null until measured.
@@ -144,36 +146,62 @@ fn api() -> String {
     "api".to_owned()
 }
 
-/// A stored JSON object with the values under secret-looking keys masked.
-fn redacted_object(text: &str) -> Result<JsonObject> {
-    match redact(&from_text(text)?) {
+/// A JSON object with the values under secret-looking keys masked.
+fn redacted_object(value: &Value) -> Result<JsonObject> {
+    match redact(value) {
         Value::Object(object) => Ok(object),
         _ => Err(Error::internal("a stored JSON object is not an object")),
     }
 }
 
+/// The secret values a trial's free text (its status reason, the messages and logs of its record) may show: those
+/// under secret-looking keys of its snapshot, parameters, metadata and ticket. A templated URL such as
+/// `{{ base }}/x?key={{ api_token }}` puts a parameter's value into an error message, where no key marks it.
+fn secret_texts(snapshot: &Value, parameters: &Value, metadata: &Value, ticket: &Value) -> SecretTexts {
+    SecretTexts::of(&[snapshot, parameters, metadata, ticket])
+}
+
+fn secret_texts_of(row: &TrialRow) -> Result<SecretTexts> {
+    let read = |text: &str| from_text::<Value>(text);
+    Ok(secret_texts(
+        &read(&row.experiment_snapshot)?,
+        &read(&row.parameters)?,
+        &read(&row.metadata)?,
+        &read(&row.ticket)?,
+    ))
+}
+
+/// The API's view of a stored trial (also what webhooks and event streams are made from): secrets masked. The
+/// worker runs the stored row, never this view.
 impl TryFrom<TrialRow> for Trial {
     type Error = Error;
 
     fn try_from(row: TrialRow) -> Result<Self> {
+        let snapshot: Value = from_text(&row.experiment_snapshot)?;
+        let parameters: Value = from_text(&row.parameters)?;
+        let metadata: Value = from_text(&row.metadata)?;
+        let ticket: Value = from_text(&row.ticket)?;
+        let texts = secret_texts(&snapshot, &parameters, &metadata, &ticket);
+        let mut trial_record = redact(&from_text(&row.trial_record)?);
+        texts.redact_strings(&mut trial_record);
         Ok(Self {
             id: parse_id(&row.id)?,
             experiment: parse_id(&row.experiment_id)?,
             schedule_id: row.schedule_id.as_deref().map(parse_id).transpose()?,
             experiment_revision: row.experiment_revision,
-            experiment_snapshot: serde_json::from_value(redact(&from_text(&row.experiment_snapshot)?))?,
-            metadata: from_text(&row.metadata)?,
-            parameters: redacted_object(&row.parameters)?,
-            ticket: from_text(&row.ticket)?,
+            experiment_snapshot: serde_json::from_value(redact(&snapshot))?,
+            metadata: redacted_object(&metadata)?,
+            parameters: redacted_object(&parameters)?,
+            ticket: redacted_object(&ticket)?,
             status: TrialStatus::parse(&row.status)?,
-            status_reason: row.status_reason,
+            status_reason: row.status_reason.map(|reason| texts.redact(&reason)),
             scheduled_for: time::from_db(row.scheduled_for),
             created_at: time::from_db(row.created_at),
             executed_at: row.executed_at.map(time::from_db),
             completed_at: row.completed_at.map(time::from_db),
             initiated_by: row.initiated_by,
             initiated_from: row.initiated_from,
-            trial_record: from_text(&row.trial_record)?,
+            trial_record,
             metrics: from_optional_text(row.metrics.as_deref())?,
             goals: from_optional_text(row.goals.as_deref())?,
             violations: from_optional_text(row.violations.as_deref())?,
@@ -235,8 +263,12 @@ pub fn queue(conn: &mut DbConnection, new: NewTrial) -> Result<TrialRow> {
     Ok(row)
 }
 
-/// `POST /trial`: runs an experiment now (Kallisti's "execute"). Never touches any schedule.
-pub async fn create(db: &Db, input: TrialInput, actor: &str) -> Result<Trial> {
+/// `POST /trial`: runs an experiment now (Kallisti's "execute"). Never touches any schedule. A `*****` under a
+/// secret-looking key is refused: it is the mask of a secret, which this trial would send as its value.
+pub async fn create(db: &Db, mut input: TrialInput, actor: &str) -> Result<Trial> {
+    redact::restore_object(&mut input.parameters, None, "parameters")?;
+    redact::restore_object(&mut input.metadata, None, "metadata")?;
+    redact::restore_object(&mut input.ticket, None, "ticket")?;
     if input.initiated_from.chars().count() > MAX_INITIATED_FROM_CHARS {
         return Err(Error::invalid(
             "invalid_initiated_from",
@@ -290,7 +322,8 @@ pub async fn report(db: &Db, id: Uuid) -> Result<(crate::misarch::report::Report
             ),
         ));
     };
-    Ok((from_text(report)?, TrialStatus::parse(&row.status)?, row.status_reason))
+    let reason = row.status_reason.as_deref().map(|reason| secret_texts_of(&row).map(|texts| texts.redact(reason)));
+    Ok((from_text(report)?, TrialStatus::parse(&row.status)?, reason.transpose()?))
 }
 
 pub async fn list(db: &Db, filter: TrialFilter, page: PageRequest) -> Result<Page<Trial>> {
