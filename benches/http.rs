@@ -52,6 +52,7 @@ fn main() {
                 wakeups: Default::default(),
                 shutdown: Default::default(),
                 webhooks: Default::default(),
+                auth: Default::default(),
             },
             api::Limits::default(),
         );

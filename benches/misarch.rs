@@ -73,6 +73,7 @@ async fn upload_to_end(db: &Db) -> Vec<f64> {
         wakeups: Default::default(),
         shutdown: Default::default(),
         webhooks: Default::default(),
+        auth: Default::default(),
     };
     let app = api::app(state, api::Limits::default());
     tokio::spawn(async move { axum::serve(listener, app).await });

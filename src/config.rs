@@ -16,7 +16,8 @@
 //! | `ERIS_WEBHOOK_SECRET` | `--webhook-secret` | none |
 //! | `ERIS_PUBLIC_URL` | `--public-url` | `http://$ERIS_BIND` |
 //!
-//! The MiSArch settings (`ERIS_GATLING_EXECUTOR_URL`, …) are in [`crate::misarch::settings`].
+//! The MiSArch settings (`ERIS_GATLING_EXECUTOR_URL`, …) are in [`crate::misarch::settings`], the
+//! authentication settings (`ERIS_AUTH`, `ERIS_JWT_*`, `ERIS_COMPONENT_ALLOW_CIDRS`) in [`crate::auth::settings`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -92,6 +93,10 @@ pub struct ServeArgs {
     /// The MiSArch components, Grafana and InfluxDB.
     #[command(flatten)]
     pub misarch: crate::misarch::settings::MisarchArgs,
+
+    /// Who may use the API.
+    #[command(flatten)]
+    pub auth: crate::auth::settings::AuthArgs,
 }
 
 /// Settings of `eris serve`, checked.
@@ -106,6 +111,7 @@ pub struct ServeConfig {
     pub step_timeout: Duration,
     pub webhooks: crate::webhooks::delivery::WebhookConfig,
     pub misarch: crate::misarch::settings::MisarchSettings,
+    pub auth: crate::auth::settings::AuthSettings,
 }
 
 impl DatabaseArgs {
@@ -173,6 +179,7 @@ impl ServeArgs {
             step_timeout: seconds("ERIS_STEP_TIMEOUT_SECS (--step-timeout-secs)", &self.step_timeout_secs, 1, 3_600)?,
             webhooks: self.webhooks(bind)?,
             misarch: self.misarch.resolve()?,
+            auth: self.auth.resolve(bind, crate::executor::actions::http_client())?,
         })
     }
 
@@ -237,6 +244,7 @@ mod tests {
             webhook_secret: None,
             public_url: None,
             misarch: <crate::misarch::settings::MisarchArgs as clap::Parser>::parse_from(["eris"]),
+            auth: <crate::auth::settings::AuthArgs as clap::Parser>::parse_from(["eris"]),
         }
     }
 

@@ -5,6 +5,8 @@
 //! [`db`] (every query, for PostgreSQL and SQLite), [`cron`] (patterns and time zones), [`config`] (settings).
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod cron;
 pub mod db;

@@ -40,6 +40,39 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document of the API (JSON).
     Openapi,
+    /// Manage API tokens, straight in the database (how the first admin token is made).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token and print its text, which is shown this once.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Who or what uses the token (letters, digits, '.', '_', '-', '@'); unique.
+        #[arg(long)]
+        name: String,
+        /// read, write or admin.
+        #[arg(long)]
+        scope: eris::auth::Scope,
+        /// When the token stops working, RFC 3339 (e.g. 2027-06-30T00:00:00Z); default: never.
+        #[arg(long, value_name = "INSTANT")]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// List the tokens (never their text).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token, by id or name.
+    Revoke {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The token's id or name.
+        token: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -78,6 +111,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             report_migrations(&url, db::migrate(&url)?);
             Ok(())
         }
+        Command::Token(command) => {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(token(command))
+        }
         Command::Serve(args) => {
             let config = args.resolve()?;
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(config))
@@ -91,6 +127,94 @@ fn report_migrations(url: &db::DatabaseUrl, applied: Vec<String>) {
     }
     for name in applied {
         tracing::info!(database = %url.display(), migration = %name, "applied migration");
+    }
+}
+
+/// `eris token …`: the same rules as `/api/v1/token`, acting as `cli:<login user>`, audited like the API.
+async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    use eris::auth::tokens;
+    let database = match &command {
+        TokenCommand::Create { database, .. }
+        | TokenCommand::List { database }
+        | TokenCommand::Revoke { database, .. } => database,
+    };
+    let url = database.resolve()?;
+    report_migrations(&url, db::migrate(&url)?);
+    let db = Db::connect(url, PoolOptions::default())?;
+    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+    match command {
+        TokenCommand::Create { name, scope, expires_at, .. } => {
+            let input = tokens::TokenInput { name, scope, expires_at };
+            let body = serde_json::to_vec(&input)?;
+            let created = tokens::create(&db, input, &actor).await;
+            audit_cli(
+                &db,
+                &actor,
+                "token.create",
+                created.as_ref().ok().map(|t| t.info.id.to_string()),
+                &body,
+                &created,
+            )
+            .await;
+            let created = created?;
+            eprintln!(
+                "created token '{}' ({}, scope {}); its text is shown this once:",
+                created.info.name, created.info.id, created.info.scope
+            );
+            println!("{}", created.token);
+        }
+        TokenCommand::List { .. } => {
+            let mut page = db::page::PageRequest { limit: 1000, after: None };
+            loop {
+                let listed = tokens::list(&db, page.clone()).await?;
+                for token in &listed.items {
+                    println!("{}", serde_json::to_string(token)?);
+                }
+                match listed.next {
+                    Some(next) => page.after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        TokenCommand::Revoke { token, .. } => {
+            let revoked = tokens::revoke(&db, &token, &actor).await;
+            audit_cli(&db, &actor, "token.delete", revoked.as_ref().ok().map(|t| t.id.to_string()), &[], &revoked)
+                .await;
+            let revoked = revoked?;
+            eprintln!("revoked token '{}' ({})", revoked.name, revoked.id);
+        }
+    }
+    Ok(())
+}
+
+/// Appends the audit entry of a token change made with `eris token`.
+async fn audit_cli<T>(
+    db: &Db,
+    actor: &str,
+    action: &str,
+    target_id: Option<String>,
+    body: &[u8],
+    result: &eris::error::Result<T>,
+) {
+    let status: u16 = match result {
+        Ok(_) => 200,
+        Err(error) => eris::api::errors::ApiError::from(error.clone()).status.as_u16(),
+    };
+    let entry = eris::audit::AuditEntry {
+        id: uuid::Uuid::new_v4(),
+        at: eris::time::now(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        method: "CLI".to_owned(),
+        path: format!("eris {}", action.replace('.', " ")),
+        target_id,
+        body_sha256: eris::audit::body_digest(body),
+        status,
+        outcome: eris::audit::Outcome::of_status(status),
+        request_id: None,
+    };
+    if let Err(error) = eris::audit::append(db, entry).await {
+        eprintln!("eris: warning: cannot append to the audit log: {error}");
     }
 }
 
@@ -138,14 +262,23 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
         request_timeout: config.request_timeout,
         callback_max_body_bytes: config.misarch.callback_max_body_bytes,
     };
-    let app = api::app(AppState { db, wakeups, shutdown: shutdown.clone(), webhooks }, limits);
+    let auth = std::sync::Arc::new(config.auth.clone());
+    match auth.authenticator.mode() {
+        "none" if !config.bind.ip().is_loopback() => tracing::warn!(
+            address = %config.bind,
+            "ERIS_AUTH=none on a non-loopback address: anyone who reaches eris can run chaos experiments"
+        ),
+        mode => tracing::info!(mode, "authentication"),
+    }
+    let app = api::app(AppState { db, wakeups, shutdown: shutdown.clone(), webhooks, auth }, limits);
     tracing::info!(
         address = %listener.local_addr()?,
         database = %config.database_url.display(),
         "eris is serving; Swagger UI at /swagger-ui"
     );
     let stopping = shutdown.clone();
-    let served = axum::serve(listener, app)
+    // The peer address is what ERIS_COMPONENT_ALLOW_CIDRS checks.
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             tokio::select! {
                 () = shutdown_signal() => {}

@@ -11,7 +11,16 @@ const ERIS: &str = env!("CARGO_BIN_EXE_eris");
 /// A command with none of eris's settings inherited from the environment.
 fn eris() -> Command {
     let mut command = Command::new(ERIS);
-    for variable in ["DATABASE_URL", "ERIS_BIND", "ERIS_DATA_DIR", "ERIS_LOG", "ERIS_MAX_BODY_BYTES"] {
+    for variable in [
+        "DATABASE_URL",
+        "ERIS_BIND",
+        "ERIS_DATA_DIR",
+        "ERIS_LOG",
+        "ERIS_MAX_BODY_BYTES",
+        "ERIS_AUTH",
+        "ERIS_JWT_JWKS_URL",
+        "ERIS_COMPONENT_ALLOW_CIDRS",
+    ] {
         command.env_remove(variable);
     }
     command.env("NO_COLOR", "1");
@@ -129,7 +138,45 @@ fn migrate_applies_once_and_openapi_prints_the_committed_document() {
 fn help_explains_every_setting() {
     let help = eris().args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
-    for variable in ["DATABASE_URL", "ERIS_BIND", "ERIS_DATA_DIR", "ERIS_LOG", "ERIS_MAX_BODY_BYTES"] {
+    for variable in [
+        "DATABASE_URL",
+        "ERIS_BIND",
+        "ERIS_DATA_DIR",
+        "ERIS_LOG",
+        "ERIS_MAX_BODY_BYTES",
+        "ERIS_AUTH",
+        "ERIS_JWT_JWKS_URL",
+        "ERIS_COMPONENT_ALLOW_CIDRS",
+    ] {
         assert!(text.contains(variable), "serve --help does not mention {variable}:\n{text}");
     }
+}
+
+#[test]
+fn token_commands_create_list_and_revoke_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| eris().args(args).env("ERIS_DATA_DIR", dir.path()).env("USER", "ops").output().unwrap();
+    let created = run(&["token", "create", "--name", "alice", "--scope", "admin"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let text = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    assert!(text.starts_with("eris_") && !text.contains(char::is_whitespace), "only the token on stdout: {text:?}");
+    assert!(String::from_utf8_lossy(&created.stderr).contains("shown this once"));
+
+    let listed = String::from_utf8_lossy(&run(&["token", "list"]).stdout).into_owned();
+    let token: serde_json::Value = serde_json::from_str(listed.trim()).unwrap();
+    assert_eq!((token["name"].as_str(), token["scope"].as_str()), (Some("alice"), Some("admin")));
+    assert_eq!(token["created_by"], "cli:ops");
+    assert!(!listed.contains(&text), "the list never shows the text");
+
+    let stderr =
+        String::from_utf8_lossy(&run(&["token", "create", "--name", "alice", "--scope", "read"]).stderr).into_owned();
+    assert!(stderr.contains("'alice' exists already"), "{stderr}");
+    let refused = run(&["token", "create", "--name", "bob", "--scope", "root"]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("'root' is not a scope"));
+
+    let revoked = run(&["token", "revoke", "alice"]);
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&run(&["token", "list"]).stdout).unwrap();
+    assert_eq!(listed["revoked_by"], "cli:ops");
+    assert!(!run(&["token", "revoke", "nobody"]).status.success());
 }

@@ -169,6 +169,7 @@ async fn a_request_that_takes_too_long_gets_a_json_503() {
         wakeups: Default::default(),
         shutdown: Default::default(),
         webhooks: Default::default(),
+        auth: Default::default(),
     };
     let limits = eris::api::Limits { request_timeout: std::time::Duration::from_millis(200), ..Default::default() };
     let router = eris::api::app(state, limits);

@@ -59,7 +59,16 @@ fn both_backends_have_the_same_tables_columns_and_nullability() {
     let schemas: Vec<_> = databases.iter().map(|db| columns(&mut establish(&db.url).unwrap())).collect();
     assert_eq!(
         schemas[0].keys().collect::<Vec<_>>(),
-        ["experiments", "misarch_runs", "schedules", "trials", "webhook_deliveries", "worker_leases"]
+        [
+            "api_tokens",
+            "audit_log",
+            "experiments",
+            "misarch_runs",
+            "schedules",
+            "trials",
+            "webhook_deliveries",
+            "worker_leases"
+        ]
     );
     for schema in &schemas[1..] {
         assert_eq!(schema, &schemas[0]);

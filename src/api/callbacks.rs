@@ -1,9 +1,14 @@
 //! The callbacks of the MiSArch components, at the paths and in the formats the real components use (protocol
 //! §2.2 rows 19–22), so that they can point `EXPERIMENT_EXECUTOR_URL` at eris unchanged. Thin handlers over
-//! [`crate::misarch::callbacks`]. They answer only for the MiSArch trial that is running (404 otherwise).
+//! [`crate::misarch::callbacks`]. They answer only for the MiSArch trial that is running (404 otherwise), and,
+//! with `ERIS_COMPONENT_ALLOW_CIDRS`, only to callers from those addresses (403 otherwise): the real components
+//! cannot send credentials.
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -11,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::errors::{ApiResult, CommonErrors, NotFoundError};
+use super::errors::{ApiError, ApiResult, CommonErrors, ComponentErrors, ErrorBody, NotFoundError};
 use super::extract::{ApiPath, ApiQuery, TextBody};
 use crate::misarch::callbacks;
 use crate::misarch::components::{TRIGGER_REGISTERED, trigger_state};
@@ -23,6 +28,29 @@ pub fn router(callback_max_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(upload_steady_state_metrics))
         // A Gatling report of a long run is several MB: these routes have a limit of their own.
         .layer(DefaultBodyLimit::max(callback_max_body_bytes))
+}
+
+/// A caller allowed to use the callbacks: any caller, or with `ERIS_COMPONENT_ALLOW_CIDRS` one whose address is in
+/// those networks. The address is the TCP peer's; headers such as `X-Forwarded-For` are not believed.
+pub struct FromComponent;
+
+impl FromRequestParts<AppState> for FromComponent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        if crate::auth::settings::component_allowed(&state.auth.component_allow, peer) {
+            return Ok(FromComponent);
+        }
+        let shown = peer.map_or("an unknown address".to_owned(), |ip| ip.to_string());
+        tracing::warn!(peer = %shown, "refused a MiSArch callback from outside ERIS_COMPONENT_ALLOW_CIDRS");
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "component_address_not_allowed",
+            format!("callbacks are not accepted from {shown} (ERIS_COMPONENT_ALLOW_CIDRS)"),
+            None,
+        ))
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -42,6 +70,7 @@ pub struct RunPath {
 #[into_params(parameter_in = Query)]
 pub struct RegisterQuery {
     /// The component: `gatling`, `chaostoolkit` or `misarchExperimentConfig`.
+    #[param(required = true, min_length = 1, max_length = 100)]
     client: Option<String>,
 }
 
@@ -53,9 +82,10 @@ fn text(body: &'static str) -> impl IntoResponse {
 #[utoipa::path(post, path = "/trigger/{testUUID}/{testVersion}", tag = "misarch callbacks",
     params(RunPath, RegisterQuery),
     responses((status = 200, description = "Registered.", content_type = "text/plain", body = String, example = "kotlin.Unit"),
-        CommonErrors, NotFoundError))]
+        CommonErrors, NotFoundError, ComponentErrors))]
 async fn register(
     State(state): State<AppState>,
+    _allowed: FromComponent,
     ApiPath(path): ApiPath<RunPath>,
     ApiQuery(query): ApiQuery<RegisterQuery>,
 ) -> ApiResult<impl IntoResponse> {
@@ -66,8 +96,12 @@ async fn register(
 /// Whether the run has started: exactly `true` from T0 until the metrics arrive, `false` before and after.
 #[utoipa::path(get, path = "/trigger/{testUUID}/{testVersion}", tag = "misarch callbacks", params(RunPath),
     responses((status = 200, description = "`true` or `false`.", content_type = "text/plain", body = String, example = "false"),
-        CommonErrors, NotFoundError))]
-async fn trigger(State(state): State<AppState>, ApiPath(path): ApiPath<RunPath>) -> ApiResult<impl IntoResponse> {
+        CommonErrors, NotFoundError, ComponentErrors))]
+async fn trigger(
+    State(state): State<AppState>,
+    _allowed: FromComponent,
+    ApiPath(path): ApiPath<RunPath>,
+) -> ApiResult<impl IntoResponse> {
     let started = callbacks::triggered(&state.db, &path.test_uuid, &path.test_version).await?;
     Ok(text(trigger_state(started)))
 }
@@ -77,10 +111,11 @@ async fn trigger(State(state): State<AppState>, ApiPath(path): ApiPath<RunPath>)
 #[utoipa::path(post, path = "/experiment/{testUUID}/{testVersion}/gatling/metrics", tag = "misarch callbacks",
     params(RunPath), request_body(content = String, content_type = "text/plain"),
     responses((status = 200, description = "Received."),
-        (status = 413, description = "Larger than `ERIS_CALLBACK_MAX_BODY_BYTES`.", body = super::errors::ErrorBody),
-        CommonErrors, NotFoundError))]
+        (status = 413, description = "Larger than `ERIS_CALLBACK_MAX_BODY_BYTES`.", body = ErrorBody),
+        CommonErrors, NotFoundError, ComponentErrors))]
 async fn upload_metrics(
     State(state): State<AppState>,
+    _allowed: FromComponent,
     ApiPath(path): ApiPath<RunPath>,
     TextBody(body): TextBody,
 ) -> ApiResult<()> {
@@ -92,10 +127,11 @@ async fn upload_metrics(
 #[utoipa::path(post, path = "/experiment/{testUUID}/{testVersion}/gatling/metrics/steadyState",
     tag = "misarch callbacks", params(RunPath), request_body(content = String, content_type = "text/plain"),
     responses((status = 200, description = "Received."),
-        (status = 413, description = "Larger than `ERIS_CALLBACK_MAX_BODY_BYTES`.", body = super::errors::ErrorBody),
-        CommonErrors, NotFoundError))]
+        (status = 413, description = "Larger than `ERIS_CALLBACK_MAX_BODY_BYTES`.", body = ErrorBody),
+        CommonErrors, NotFoundError, ComponentErrors))]
 async fn upload_steady_state_metrics(
     State(state): State<AppState>,
+    _allowed: FromComponent,
     ApiPath(path): ApiPath<RunPath>,
     TextBody(body): TextBody,
 ) -> ApiResult<()> {

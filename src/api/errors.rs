@@ -70,7 +70,10 @@ pub enum CommonErrors {
     /// Malformed or invalid request: the body names the field.
     #[response(status = 400)]
     BadRequest(#[to_schema] ErrorBody),
-    /// The database is unreachable or busy; retry later.
+    /// A defect in eris; the server log has the details (the body does not).
+    #[response(status = 500)]
+    Internal(#[to_schema] ErrorBody),
+    /// The database is unreachable or busy, or the request took longer than `ERIS_REQUEST_TIMEOUT_SECS`; retry later.
     #[response(status = 503)]
     Unavailable(#[to_schema] ErrorBody),
 }
@@ -100,4 +103,12 @@ pub enum ConflictError {
     /// The resource's present state forbids the change (archived experiment, finished trial, concurrent update).
     #[response(status = 409)]
     Conflict(#[to_schema] ErrorBody),
+}
+
+/// The answer of a MiSArch callback from outside `ERIS_COMPONENT_ALLOW_CIDRS`.
+#[derive(IntoResponses)]
+pub enum ComponentErrors {
+    /// The caller's address is not in `ERIS_COMPONENT_ALLOW_CIDRS`.
+    #[response(status = 403)]
+    Forbidden(#[to_schema] ErrorBody),
 }

@@ -10,10 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::AppState;
+use super::auth::Caller;
 use super::errors::{ApiResult, BodyErrors, CommonErrors, ConflictError, NotFoundError};
 use super::extract::{ApiPath, ApiQuery, JsonBody};
 use super::pagination::{PageResponse, page_request};
-use super::{ANONYMOUS, AppState};
 use crate::db::experiments::ExperimentFilter;
 use crate::experiments::{self, Change, Experiment, ExperimentInput, ExperimentPatch};
 use crate::time;
@@ -34,6 +35,7 @@ pub struct ExperimentListQuery {
     /// Only experiments created before this instant (RFC 3339).
     to: Option<DateTime<Utc>>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// Where the page starts: copy it from the previous page's `Link` header.
     cursor: Option<String>,
@@ -69,9 +71,10 @@ async fn list_experiments(
     responses((status = 201, description = "The experiment, at revision 1.", body = Experiment), CommonErrors, BodyErrors))]
 async fn create_experiment(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     JsonBody(input): JsonBody<ExperimentInput>,
 ) -> ApiResult<(StatusCode, Json<Experiment>)> {
-    let experiment = experiments::create(&state.db, input, ANONYMOUS).await?;
+    let experiment = experiments::create(&state.db, input, &caller.name).await?;
     Ok((StatusCode::CREATED, Json(experiment)))
 }
 

@@ -79,7 +79,7 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-fn body_rejection(rejection: BytesRejection) -> ApiError {
+pub(super) fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -98,18 +98,20 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
 
 /// Parses JSON, naming the field at fault in the error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first: serde_json reports some type errors as syntax errors (a number or an object where an enum is
+    // expected), which would otherwise be answered as `invalid_json` without the field.
+    if let Err(inner) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {inner}"),
+            None,
+        ));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("the body is not valid JSON: {inner}"),
-                None,
-            );
-        }
         invalid_field("invalid_body", &path, &inner.to_string())
     })?;
     Ok(value)

@@ -1,6 +1,8 @@
 //! The HTTP API: the router, its OpenAPI document and Swagger UI. Handlers are thin: they parse the request,
 //! call the rules in [`crate::experiments`], [`crate::schedules`] and [`crate::trials`], and shape the response.
 
+mod audit;
+pub mod auth;
 mod callbacks;
 pub mod errors;
 mod experiments;
@@ -8,6 +10,7 @@ mod extract;
 mod health;
 mod pagination;
 mod schedules;
+mod tokens;
 mod trials;
 
 use axum::Router;
@@ -27,9 +30,6 @@ use crate::wakeups::Wakeups;
 use errors::ApiError;
 use tokio_util::sync::CancellationToken;
 
-/// Who `created_by` and `initiated_by` name until authentication exists.
-pub const ANONYMOUS: &str = "anonymous";
-
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -40,6 +40,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Where trial events go (a stop through the API is one).
     pub webhooks: std::sync::Arc<crate::webhooks::delivery::WebhookConfig>,
+    /// Which credentials `/api/v1` accepts, and where MiSArch callbacks may come from.
+    pub auth: std::sync::Arc<crate::auth::settings::AuthSettings>,
 }
 
 #[derive(OpenApi)]
@@ -51,13 +53,17 @@ pub struct AppState {
         description = "eris keeps a catalogue of chaos experiments, runs them on cron schedules one trial at a time, \
 and keeps the record of every trial for audit.\n\nErrors are JSON `{\"code\", \"message\", \"field\"}` with a stable \
 `code`. Lists are JSON arrays in creation order with keyset pagination: `limit` (1–1000, default 100) and the next \
-page's URL in the `Link` header. Paths accept an optional trailing slash.",
+page's URL in the `Link` header. Paths accept an optional trailing slash.\n\n`/api/v1` needs a bearer credential \
+(an eris API token, or a JWT with ERIS_AUTH=jwt) with the scope each operation names: `read` for GET, `write` for \
+changes, `admin` for purging, tokens and the audit log. Every change is recorded in the audit log.",
         license(name = "Apache-2.0"),
     ),
     tags(
         (name = "experiments", description = "The catalogue of chaos experiments."),
         (name = "schedules", description = "Cron schedules that run an experiment by themselves."),
         (name = "trials", description = "Runs of an experiment, kept for audit."),
+        (name = "tokens", description = "API tokens (admin)."),
+        (name = "audit", description = "The append-only log of every change asked of the API (admin)."),
         (name = "health", description = "Liveness and readiness."),
         (name = "misarch callbacks", description = "Called by the MiSArch components (Gatling executor, Chaos \
 Toolkit executor) during a MiSArch trial, at the paths and in the formats of the MiSArch Experiment Executor. They \
@@ -71,13 +77,22 @@ fn openapi_router(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(experiments::router())
         .merge(schedules::router())
         .merge(trials::router())
+        .merge(tokens::router())
+        .merge(audit::router())
         .merge(health::router())
         .merge(callbacks::router(limits.callback_max_body_bytes))
 }
 
+/// The routes and the OpenAPI document that describes them, guard included.
+fn routes_and_document(limits: &Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut document) = openapi_router(limits).split_for_parts();
+    auth::document(&mut document);
+    (routes, document)
+}
+
 /// The OpenAPI document of the whole API (`eris openapi`, `/api-docs/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    openapi_router(&Limits::default()).into_openapi()
+    routes_and_document(&Limits::default()).1
 }
 
 /// Limits on what one request may take.
@@ -104,11 +119,13 @@ impl Default for Limits {
 /// The whole HTTP application. `main` serves it and the tests call it directly.
 pub fn app(state: AppState, limits: Limits) -> Router {
     crate::telemetry::install();
-    let (api, document) = openapi_router(&limits).split_for_parts();
+    let (api, document) = routes_and_document(&limits);
     let routes = api
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", document))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the body limit, which the guard's reading of a change's body obeys too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(limits.request_timeout, time_limit))
         .layer(axum::middleware::from_fn(crate::telemetry::track_http))

@@ -9,11 +9,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::AppState;
+use super::auth::Caller;
 use super::errors::{ApiResult, BodyErrors, CommonErrors, ConflictError, NotFoundError};
 use super::experiments::ExperimentPath;
 use super::extract::{ApiPath, ApiQuery, JsonBody};
 use super::pagination::{PageResponse, page_request};
-use super::{ANONYMOUS, AppState};
 use crate::schedules::{self, Change, Schedule, ScheduleInput, SchedulePatch};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ScheduleListQuery {
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// Where the page starts: copy it from the previous page's `Link` header.
     cursor: Option<String>,
@@ -70,10 +72,11 @@ async fn list_schedules(
         CommonErrors, NotFoundError, ConflictError, BodyErrors))]
 async fn create_schedule(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiPath(path): ApiPath<ExperimentPath>,
     JsonBody(input): JsonBody<ScheduleInput>,
 ) -> ApiResult<(StatusCode, Json<Schedule>)> {
-    let schedule = schedules::create(&state.db, path.experiment_id, input, ANONYMOUS).await?;
+    let schedule = schedules::create(&state.db, path.experiment_id, input, &caller.name).await?;
     state.wakeups.schedules_changed();
     Ok((StatusCode::CREATED, Json(schedule)))
 }

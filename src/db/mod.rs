@@ -3,6 +3,7 @@
 //! Diesel is synchronous, so [`Db::run`] moves each unit of database work onto tokio's blocking pool; the async
 //! runtime's threads never wait on the database.
 
+pub mod audit;
 mod connection;
 pub mod experiments;
 pub mod lease;
@@ -11,6 +12,7 @@ mod models;
 pub mod page;
 pub mod schedules;
 mod schema;
+pub mod tokens;
 pub mod trials;
 pub mod webhooks;
 

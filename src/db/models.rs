@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{experiments, misarch_runs, schedules, trials, webhook_deliveries};
+use super::schema::{api_tokens, audit_log, experiments, misarch_runs, schedules, trials, webhook_deliveries};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = experiments)]
@@ -131,4 +131,38 @@ pub struct MisarchRunRow {
     pub upload_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// An API token; only the SHA-256 of its text is stored (`migrations/*/…_tokens_and_audit`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    /// `read`, `write` or `admin`.
+    pub scope: String,
+    /// Hex SHA-256 of the token's text.
+    pub token_hash: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoked_by: Option<String>,
+}
+
+/// One entry of the append-only audit log.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: String,
+    pub created_at: NaiveDateTime,
+    pub actor: String,
+    pub action: String,
+    pub method: String,
+    pub path: String,
+    pub target_id: Option<String>,
+    pub body_sha256: Option<String>,
+    pub status: i64,
+    pub outcome: String,
+    pub request_id: Option<String>,
 }

@@ -119,6 +119,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        name -> Text,
+        scope -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        created_at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        method -> Text,
+        path -> Text,
+        target_id -> Nullable<Text>,
+        body_sha256 -> Nullable<Text>,
+        status -> BigInt,
+        outcome -> Text,
+        request_id -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(schedules -> experiments (experiment_id));
 diesel::joinable!(misarch_runs -> trials (trial_id));
 diesel::joinable!(trials -> experiments (experiment_id));
@@ -128,5 +158,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     trials,
     worker_leases,
     webhook_deliveries,
-    misarch_runs
+    misarch_runs,
+    api_tokens,
+    audit_log
 );

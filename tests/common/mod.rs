@@ -100,12 +100,18 @@ impl TestApp {
 
     /// An app whose pool is `db`, which need not be `database`'s (to test a database that does not answer).
     pub fn with_db(db: Db, database: TestDatabase) -> Self {
+        Self::with_auth(db, database, Default::default())
+    }
+
+    /// An app that checks credentials as `auth` says.
+    pub fn with_auth(db: Db, database: TestDatabase, auth: eris::auth::settings::AuthSettings) -> Self {
         let router = api::app(
             AppState {
                 db: db.clone(),
                 wakeups: Default::default(),
                 shutdown: Default::default(),
                 webhooks: Default::default(),
+                auth: std::sync::Arc::new(auth),
             },
             eris::api::Limits { max_body_bytes: TEST_BODY_LIMIT, ..Default::default() },
         );
@@ -130,7 +136,21 @@ impl TestApp {
     }
 
     pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> TestResponse {
+        self.request_as(None, method, path, body).await
+    }
+
+    /// A request with `Authorization: Bearer <bearer>` when `bearer` is given.
+    pub async fn request_as(
+        &self,
+        bearer: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> TestResponse {
         let mut builder = Request::builder().method(method).uri(path);
+        if let Some(bearer) = bearer {
+            builder = builder.header("authorization", format!("Bearer {bearer}"));
+        }
         let body = match body {
             Some(value) => {
                 builder = builder.header("content-type", "application/json");
