@@ -8,19 +8,22 @@ use std::time::{Duration, Instant};
 
 const ERIS: &str = env!("CARGO_BIN_EXE_eris");
 
+/// Settings a test must not inherit from the environment, and that `serve --help` must explain.
+const SETTINGS: [&str; 8] = [
+    "DATABASE_URL",
+    "ERIS_BIND",
+    "ERIS_DATA_DIR",
+    "ERIS_LOG",
+    "ERIS_MAX_BODY_BYTES",
+    "ERIS_AUTH",
+    "ERIS_JWT_JWKS_URL",
+    "ERIS_COMPONENT_ALLOW_CIDRS",
+];
+
 /// A command with none of eris's settings inherited from the environment.
 fn eris() -> Command {
     let mut command = Command::new(ERIS);
-    for variable in [
-        "DATABASE_URL",
-        "ERIS_BIND",
-        "ERIS_DATA_DIR",
-        "ERIS_LOG",
-        "ERIS_MAX_BODY_BYTES",
-        "ERIS_AUTH",
-        "ERIS_JWT_JWKS_URL",
-        "ERIS_COMPONENT_ALLOW_CIDRS",
-    ] {
+    for variable in SETTINGS {
         command.env_remove(variable);
     }
     command.env("NO_COLOR", "1");
@@ -138,16 +141,7 @@ fn migrate_applies_once_and_openapi_prints_the_committed_document() {
 fn help_explains_every_setting() {
     let help = eris().args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
-    for variable in [
-        "DATABASE_URL",
-        "ERIS_BIND",
-        "ERIS_DATA_DIR",
-        "ERIS_LOG",
-        "ERIS_MAX_BODY_BYTES",
-        "ERIS_AUTH",
-        "ERIS_JWT_JWKS_URL",
-        "ERIS_COMPONENT_ALLOW_CIDRS",
-    ] {
+    for variable in SETTINGS {
         assert!(text.contains(variable), "serve --help does not mention {variable}:\n{text}");
     }
 }
