@@ -45,3 +45,29 @@ fn every_operation_is_described_and_documents_its_errors() {
         }
     }
 }
+
+/// Swagger UI's "Authorize" button comes from the bearer scheme; every guarded operation names it, its scope, and
+/// its 401 and 403 answers, and no unguarded one asks for a credential.
+#[test]
+fn guarded_operations_document_their_credential_and_scope() {
+    let document = serde_json::to_value(eris::api::openapi()).unwrap();
+    let scheme = &document["components"]["securitySchemes"]["bearer"];
+    assert_eq!((scheme["type"].as_str(), scheme["scheme"].as_str()), (Some("http"), Some("bearer")));
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            match eris::auth::required_scope(&method.to_uppercase(), path) {
+                Some(scope) => {
+                    assert_eq!(operation["security"], serde_json::json!([{"bearer": []}]), "{method} {path}");
+                    assert!(responses.contains_key("401") && responses.contains_key("403"), "{method} {path}");
+                    let description = operation["description"].as_str().unwrap_or_default();
+                    assert!(description.contains(&format!("Needs the `{scope}` scope.")), "{method} {path}");
+                }
+                None => {
+                    assert!(operation.get("security").is_none(), "{method} {path} needs no credential");
+                    assert!(!responses.contains_key("401"), "{method} {path}");
+                }
+            }
+        }
+    }
+}

@@ -203,7 +203,15 @@ async fn json_logs_carry_request_and_trial_ids() {
     let generated = serve.http.get(format!("{}/health", serve.base)).send().await.unwrap();
     assert!(uuid::Uuid::parse_str(generated.headers()["x-request-id"].to_str().unwrap()).is_ok(), "or one is made");
 
-    let experiment = serve.post("/api/v1/experiment", json!({"name": "logged", "steps": []})).await;
+    // A secret that a templated URL carries into the failure reason: the log must show it masked.
+    let secret = "s3cr3t-in-a-url";
+    let experiment = serve
+        .post(
+            "/api/v1/experiment",
+            json!({"name": "logged", "parameters": {"api_token": secret},
+                "steps": [{"do": "cm.http_probe", "where": {"url": "http://127.0.0.1:1/x?key={{ api_token }}"}}]}),
+        )
+        .await;
     let trial = serve.post("/api/v1/trial", json!({"experiment": experiment["id"]})).await;
     let trial_id = trial["id"].as_str().unwrap().to_owned();
     let app = TestApp::new(database);
@@ -226,4 +234,7 @@ async fn json_logs_carry_request_and_trial_ids() {
     assert_eq!(ended["span"]["trial"], trial_id.as_str());
     assert_eq!(ended["span"]["experiment"], experiment["id"]);
     assert_eq!(ended["span"]["schedule"], "-");
+    assert!(ended["fields"]["reason"].as_str().unwrap().contains("key=*****"), "{ended}");
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!logs.contains(secret), "the secret is in the log");
 }

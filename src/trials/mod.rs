@@ -161,7 +161,8 @@ fn secret_texts(snapshot: &Value, parameters: &Value, metadata: &Value, ticket: 
     SecretTexts::of(&[snapshot, parameters, metadata, ticket])
 }
 
-fn secret_texts_of(row: &TrialRow) -> Result<SecretTexts> {
+/// The secret values of a stored trial (see [`secret_texts`]); the worker masks its log lines with them.
+pub fn secret_texts_of(row: &TrialRow) -> Result<SecretTexts> {
     let read = |text: &str| from_text::<Value>(text);
     Ok(secret_texts(
         &read(&row.experiment_snapshot)?,

@@ -187,7 +187,12 @@ impl Worker {
             },
         };
         drop(heartbeat);
-        tracing::info!(status = ending.status.as_str(), reason = %ending.reason, "trial ended");
+        // A templated URL can carry a secret into the reason; the log shows it masked, as the API does.
+        let shown_reason = match crate::trials::secret_texts_of(&trial) {
+            Ok(secrets) => secrets.redact(&ending.reason),
+            Err(_) => "(not shown: the trial's stored parameters cannot be read)".to_owned(),
+        };
+        tracing::info!(status = ending.status.as_str(), reason = %shown_reason, "trial ended");
         let (db, id, key, webhooks) = (self.db.clone(), self.id.clone(), trial.id.clone(), self.webhooks.clone());
         let record = to_text(&ending.record);
         let status = ending.status;
