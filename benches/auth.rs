@@ -43,7 +43,7 @@ fn main() {
                 "--jwt-audience=eris",
             ])
             .unwrap()
-            .resolve("0.0.0.0:8080".parse().unwrap(), eris::executor::actions::http_client())
+            .resolve("0.0.0.0:8080".parse().unwrap(), eris::http_client::build())
             .unwrap();
             let token_settings = AuthSettings { authenticator: Authenticator::Token, component_allow: Vec::new() };
             let path = format!("/api/v1/experiment/{}", experiment.id);

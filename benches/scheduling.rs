@@ -179,7 +179,7 @@ async fn add_background_schedules(db: &Db, experiment: Uuid) {
 
 /// Stops the benchmark's queued trials so the next measurement starts from an empty queue.
 async fn cancel_queued(db: &Db) {
-    let filter = TrialFilter { status: Some(eris::trials::TrialStatus::Scheduled), ..TrialFilter::default() };
+    let filter = TrialFilter { status: Some(eris::trial_status::TrialStatus::Scheduled), ..TrialFilter::default() };
     loop {
         let page = trials::list(db, filter.clone(), PageRequest { limit: 1000, after: None }).await.unwrap();
         if page.items.is_empty() {

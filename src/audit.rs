@@ -2,7 +2,7 @@
 //! its outcome. Entries are only ever appended; nothing in eris updates or deletes them.
 //!
 //! An entry keeps a digest of the request body, not the body: a body may hold secrets. Values under secret-looking
-//! keys are masked before hashing (see [`crate::executor::redact`]), so the digest of a body is the digest of what
+//! keys are masked before hashing (see [`crate::redact`]), so the digest of a body is the digest of what
 //! GET shows, and a secret cannot be confirmed by guessing it and comparing digests.
 
 use chrono::{DateTime, Utc};
@@ -111,7 +111,7 @@ pub fn body_digest(body: &[u8]) -> Option<String> {
         return None;
     }
     let hashed = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(json) => serde_json::to_vec(&crate::executor::redact::redact(&json)).unwrap_or_default(),
+        Ok(json) => serde_json::to_vec(&crate::redact::redact(&json)).unwrap_or_default(),
         Err(_) => body.to_vec(),
     };
     Some(hex(&Sha256::digest(&hashed)))

@@ -179,7 +179,7 @@ impl ServeArgs {
             step_timeout: seconds("ERIS_STEP_TIMEOUT_SECS (--step-timeout-secs)", &self.step_timeout_secs, 1, 3_600)?,
             webhooks: self.webhooks(bind)?,
             misarch: self.misarch.resolve()?,
-            auth: self.auth.resolve(bind, crate::executor::actions::http_client())?,
+            auth: self.auth.resolve(bind, crate::http_client::build())?,
         })
     }
 

@@ -11,7 +11,7 @@ use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogra
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::db::Db;
-use crate::trials::TrialStatus;
+use crate::trial_status::TrialStatus;
 
 pub const TRIALS_FINISHED: &str = "eris_trials_finished_total";
 pub const TRIALS_IN_PROGRESS: &str = "eris_trials_in_progress";

@@ -463,7 +463,7 @@ impl IdentityProvider {
             "--jwt-scope-map=chaos-admins=admin,sre=write,developers=read",
         ];
         let args = <eris::auth::settings::AuthArgs as clap::Parser>::parse_from(args);
-        args.resolve("0.0.0.0:8080".parse().unwrap(), eris::executor::actions::http_client()).unwrap()
+        args.resolve("0.0.0.0:8080".parse().unwrap(), eris::http_client::build()).unwrap()
     }
 }
 
@@ -524,7 +524,7 @@ async fn callbacks_answer_only_the_allowed_addresses() {
         tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap()
         });
-        let client = eris::executor::actions::http_client();
+        let client = eris::http_client::build();
         let url = format!("http://{address}/trigger/{}/v1?client=gatling", uuid::Uuid::new_v4());
         let answer = client.post(&url).send().await.unwrap();
         let status = answer.status().as_u16();

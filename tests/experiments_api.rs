@@ -241,8 +241,8 @@ async fn purge_is_refused_while_a_trial_runs() {
                 let moved = eris::db::trials::transition(
                     conn,
                     &trial_id,
-                    eris::trials::TrialStatus::Scheduled,
-                    eris::trials::TrialStatus::InProgress,
+                    eris::trial_status::TrialStatus::Scheduled,
+                    eris::trial_status::TrialStatus::InProgress,
                     "running",
                     now,
                 )?;

@@ -48,8 +48,7 @@ impl Serve {
             .stderr(logs)
             .spawn()
             .unwrap();
-        let serve =
-            Self { child, base: format!("http://127.0.0.1:{port}"), http: eris::executor::actions::http_client() };
+        let serve = Self { child, base: format!("http://127.0.0.1:{port}"), http: eris::http_client::build() };
         wait_until(Duration::from_secs(30), "eris to be ready", || async {
             serve.http.get(format!("{}/ready", serve.base)).send().await.is_ok_and(|r| r.status() == 200)
         })

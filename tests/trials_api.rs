@@ -4,7 +4,7 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use common::{TestApp, sample_experiment};
-use eris::trials::TrialStatus;
+use eris::trial_status::TrialStatus;
 use serde_json::json;
 
 /// Moves a trial to another status the way the worker would.

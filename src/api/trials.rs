@@ -22,8 +22,9 @@ use super::extract::{ApiPath, ApiQuery, JsonBody};
 use super::pagination::{PageResponse, page_request};
 use crate::db::trials::TrialFilter;
 use crate::time;
+use crate::trial_status::TrialStatus;
 use crate::trials::events::Tracker;
-use crate::trials::{self, Trial, TrialInput, TrialStatus};
+use crate::trials::{self, Trial, TrialInput};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -163,7 +163,7 @@ mod tests {
 
     fn resolve(args: &[&str], bind: &str) -> anyhow::Result<AuthSettings> {
         let args = AuthArgs::try_parse_from(std::iter::once("eris").chain(args.iter().copied()))?;
-        args.resolve(bind.parse()?, crate::executor::actions::http_client())
+        args.resolve(bind.parse()?, crate::http_client::build())
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::page::{Cursor, Page, PageRequest, keyset};
 use super::schema::{experiments, schedules, trials};
 use super::{DbConnection, ExperimentRow};
 use crate::error::Result;
-use crate::trials::TrialStatus;
+use crate::trial_status::TrialStatus;
 
 /// Filters of `GET /experiment`.
 #[derive(Debug, Clone, Default)]

@@ -9,7 +9,7 @@ use super::schema::{misarch_runs, trials};
 use super::{DbConnection, MisarchRunRow};
 use crate::error::Result;
 use crate::json::{from_text, to_text};
-use crate::trials::TrialStatus;
+use crate::trial_status::TrialStatus;
 
 pub const INITIALIZING: &str = "initializing";
 pub const STARTED: &str = "started";

@@ -7,7 +7,7 @@ use super::page::{Cursor, Page, PageRequest, keyset};
 use super::schema::trials;
 use super::{DbConnection, TrialBrief, TrialRow};
 use crate::error::Result;
-use crate::trials::TrialStatus;
+use crate::trial_status::TrialStatus;
 
 /// Filters of `GET /trial`.
 #[derive(Debug, Clone, Default)]

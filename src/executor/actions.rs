@@ -4,12 +4,12 @@
 //! with the same rules as at write time (`experiments::steps`), because a template may render to anything.
 //!
 //! Behaviour worth knowing:
-//! - Redirects are followed, at most [`MAX_REDIRECTS`] of them (Kallisti's `requests` follows up to 30); the
+//! - Redirects are followed, at most [`MAX_REDIRECTS`](crate::http_client::MAX_REDIRECTS) of them (Kallisti's `requests` follows up to 30); the
 //!   result is the final response's. More is a failure.
 //! - Every request opens a new connection (no pooling), as Kallisti's one-off `requests.get` did: a probe then
 //!   sees the system as a new client does, and is not pinned to one pod behind a Service by a kept-alive
 //!   connection.
-//! - Connecting gives up after [`CONNECT_TIMEOUT`] (a failure, as for a refused connection); the step's
+//! - Connecting gives up after [`CONNECT_TIMEOUT`](crate::http_client::CONNECT_TIMEOUT) (a failure, as for a refused connection); the step's
 //!   `timeout` (else the context's default) bounds the whole request, body included.
 //! - HTTP/1.1 only; no compression is asked for. Proxies from `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` (or
 //!   lower-case) are honoured, as `requests` does. Headers the step gives replace the defaults (`user-agent`). Server certificates are checked against the system's CA certificates
@@ -19,7 +19,6 @@
 //!   U+FFFD.
 //! - A response header given several times is one entry, its values joined with `", "` in the order received.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -28,11 +27,6 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 type JsonObject = serde_json::Map<String, Value>;
-
-/// How many redirects a request follows before it fails.
-pub const MAX_REDIRECTS: usize = 5;
-/// How long connecting (TCP and TLS) may take before the request fails.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much of a response body [`ActionContext::new`] keeps in a result: enough for any health or status
 /// document, small enough for a trial record of a hundred steps.
@@ -58,11 +52,11 @@ pub struct ActionContext {
 }
 
 impl ActionContext {
-    /// A context with a new [`http_client`], a token of its own (replace it per trial with
+    /// A context with a new [`http_client::build`](crate::http_client::build), a token of its own (replace it per trial with
     /// `ActionContext { cancel, ..ctx.clone() }`) and at most [`DEFAULT_MAX_BODY_BYTES`] of each response body.
     pub fn new(default_timeout: Duration) -> Self {
         Self {
-            http: http_client(),
+            http: crate::http_client::build(),
             cancel: CancellationToken::new(),
             default_timeout,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -82,34 +76,6 @@ pub enum ActionError {
     /// Arguments wrong at run time (after templates were rendered, e.g. "{{ port }}" rendered to "abc" where a number was needed).
     #[error("{0}")]
     InvalidArguments(String),
-}
-
-/// The HTTP client the actions share: user agent `eris/<version>`, redirects followed up to [`MAX_REDIRECTS`],
-/// [`CONNECT_TIMEOUT`], no connection pooling, rustls with the ring provider and the system's CA certificates.
-///
-/// The TLS configuration is built here rather than taken from a process-wide default provider, so nothing
-/// global is installed. Without any CA certificate on the system (no `ca-certificates` package), plain HTTP
-/// still works and every HTTPS request fails with an unknown-issuer error. Building reads the CA certificates:
-/// build one client at start-up and share it (cloning a `reqwest::Client` is cheap).
-pub fn http_client() -> reqwest::Client {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("the ring provider supports TLS 1.2 and 1.3");
-    let mut tls = match rustls_platform_verifier::Verifier::new(provider) {
-        // `dangerous()` is only rustls's door to a custom verifier; this one checks certificates fully.
-        Ok(verifier) => tls.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth(),
-        Err(_) => tls.with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth(),
-    };
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .user_agent(concat!("eris/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
-        .connect_timeout(CONNECT_TIMEOUT)
-        .pool_max_idle_per_host(0)
-        .tls_backend_preconfigured(tls)
-        .build()
-        .expect("the HTTP client configuration is valid")
 }
 
 /// Runs `action` ("cm.http_probe", "cm.http_request", "cm.wait") with its rendered arguments. Unknown action → InvalidArguments.

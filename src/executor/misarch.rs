@@ -41,7 +41,7 @@ use crate::misarch::goals::{self, Goal, GoalSource};
 use crate::misarch::report::{self, ReportInput};
 use crate::misarch::settings::{GrafanaAuth, MisarchSettings};
 use crate::time;
-use crate::trials::TrialStatus;
+use crate::trial_status::TrialStatus;
 
 /// How often the worker looks at the run's state while it waits for the barrier or the metrics. The components
 /// themselves poll every 100 ms.

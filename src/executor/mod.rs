@@ -17,7 +17,6 @@ pub mod actions;
 pub mod expect;
 pub mod misarch;
 pub mod record;
-pub mod redact;
 pub mod template;
 
 use std::future::Future;
@@ -28,7 +27,8 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::experiments::{Definition, Step};
-use crate::trials::TrialStatus;
+use crate::redact;
+use crate::trial_status::TrialStatus;
 use actions::{ActionContext, ActionError};
 use record::{Phase, Recorder, StepOutcome, StepRecord, TrialRecord, log_line, step_name};
 use uuid::Uuid;

@@ -15,8 +15,8 @@ use crate::db::experiments::{Archived, ExperimentFilter};
 use crate::db::page::{Page, PageRequest};
 use crate::db::{self, Db, ExperimentRow, write_transaction};
 use crate::error::{Error, Result};
-use crate::executor::redact;
 use crate::json::{apply_patch, from_optional_text, from_text, to_text};
+use crate::redact;
 use crate::time;
 
 const MAX_NAME_CHARS: usize = 200;

@@ -15,7 +15,6 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::cron::Recurrence;
 use crate::db::{self, Db, DbConnection, write_transaction};
@@ -237,10 +236,4 @@ fn fire_in_transaction(
 
 fn seconds(duration: Duration) -> f64 {
     duration.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6
-}
-
-/// A worker or scheduler identity: unique per process, readable in the database.
-pub fn process_id(role: &str) -> String {
-    let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "eris".to_owned());
-    format!("{role}:{host}:{}:{}", std::process::id(), &Uuid::new_v4().simple().to_string()[..8])
 }

@@ -9,11 +9,11 @@ use crate::cron::Recurrence;
 use crate::db::page::{Page, PageRequest};
 use crate::db::{self, Db, DbConnection, ScheduleRow, TrialBrief, write_transaction};
 use crate::error::{Error, Result};
-use crate::executor::redact;
 use crate::experiments::{self, JsonObject, parse_id};
 use crate::json::{apply_patch, from_text, to_text};
+use crate::redact;
 use crate::time;
-use crate::trials::TrialStatus;
+use crate::trial_status::TrialStatus;
 
 /// How many of its trials a schedule lists; `GET /trial?schedule=` has them all.
 pub const TRIALS_SHOWN: i64 = 100;

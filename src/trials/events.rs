@@ -5,7 +5,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Trial, TrialStatus};
+use super::Trial;
+use crate::trial_status::TrialStatus;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrialEvent {

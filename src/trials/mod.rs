@@ -1,7 +1,6 @@
 //! Trials: runs of an experiment, kept for audit. The API queues and stops them; nothing edits or deletes them.
 
 pub mod events;
-mod status;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,18 +8,17 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use status::TrialStatus;
-
 use crate::db::page::{Page, PageRequest};
 use crate::db::trials::TrialFilter;
 use crate::db::{self, Db, DbConnection, TrialRow, write_transaction};
 use crate::error::{Error, Result};
-use crate::executor::redact::{self, SecretTexts, redact};
 use crate::experiments::{self, Definition, JsonObject, parse_id};
 use crate::json::{from_optional_text, from_text, to_text};
+use crate::redact::{self, SecretTexts, redact};
 use crate::time;
-use crate::webhooks::Event;
+use crate::trial_status::TrialStatus;
 use crate::webhooks::delivery::{self, WebhookConfig};
+use crate::webhooks::{Event, TrialNotice};
 
 const MAX_INITIATED_FROM_CHARS: usize = 100;
 
@@ -213,6 +211,25 @@ impl TryFrom<TrialRow> for Trial {
     }
 }
 
+/// What webhooks tell about a stored trial: made from the API's view, so secrets are masked as there.
+pub fn notice(row: &TrialRow) -> Result<TrialNotice> {
+    let trial = Trial::try_from(row.clone())?;
+    Ok(TrialNotice {
+        id: trial.id,
+        experiment: trial.experiment,
+        experiment_name: trial.experiment_snapshot.name,
+        schedule_id: trial.schedule_id,
+        status: trial.status,
+        status_reason: trial.status_reason,
+        scheduled_for: trial.scheduled_for,
+        executed_at: trial.executed_at,
+        completed_at: trial.completed_at,
+        violations: trial.violations,
+        grafana_url: trial.grafana_url,
+        notify: trial.experiment_snapshot.notify,
+    })
+}
+
 /// What a new trial is made of, whoever queues it (the API or a schedule).
 pub struct NewTrial {
     pub experiment_id: Uuid,
@@ -371,7 +388,7 @@ pub async fn stop(db: &Db, id: Uuid, webhooks: std::sync::Arc<WebhookConfig>) ->
             let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
             // A trial stopped before it ran never reaches the worker: its 'stopped' event is told from here.
             if status == TrialStatus::Scheduled {
-                delivery::enqueue(conn, &webhooks, &row, Event::Ended(TrialStatus::Stopped))?;
+                delivery::enqueue(conn, &webhooks, &notice(&row)?, Event::Ended(TrialStatus::Stopped))?;
             }
             let trial = row.try_into()?;
             Ok(with_notifications(conn, vec![trial])?.remove(0))

@@ -8,12 +8,11 @@ use chrono::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Event, NotifyTarget, SIGNATURE_HEADER, payload};
+use super::{Event, NotifyTarget, SIGNATURE_HEADER, TrialNotice, payload};
 use crate::db::webhooks::{DELIVERED, FAILED, PENDING};
-use crate::db::{self, Db, DbConnection, DeliveryRow, TrialRow};
+use crate::db::{self, Db, DbConnection, DeliveryRow};
 use crate::error::Result;
 use crate::time;
-use crate::trials::Trial;
 use crate::wakeups::Wakeups;
 
 #[derive(Debug, Clone)]
@@ -48,13 +47,12 @@ impl Default for WebhookConfig {
 
 /// Queues the deliveries of `event` for `trial` (the global webhooks and the experiment's own). Called by the worker
 /// in the transaction that records the event.
-pub fn enqueue(conn: &mut DbConnection, config: &WebhookConfig, trial: &TrialRow, event: Event) -> Result<usize> {
-    let trial = Trial::try_from(trial.clone())?;
-    let targets: Vec<&NotifyTarget> = config.targets.iter().chain(&trial.experiment_snapshot.notify).collect();
+pub fn enqueue(conn: &mut DbConnection, config: &WebhookConfig, trial: &TrialNotice, event: Event) -> Result<usize> {
+    let targets: Vec<&NotifyTarget> = config.targets.iter().chain(&trial.notify).collect();
     let now = time::to_db(time::now());
     let link = format!("{}/api/v1/trial/{}", config.public_url.trim_end_matches('/'), trial.id);
     for target in &targets {
-        let body = payload(target.format, event, &trial, &trial.experiment_snapshot.name, &link);
+        let body = payload(target.format, event, trial, &link);
         db::webhooks::insert(
             conn,
             &DeliveryRow {
@@ -89,7 +87,7 @@ const POLL: StdDuration = StdDuration::from_secs(2);
 
 impl Deliverer {
     pub fn new(db: Db, config: WebhookConfig, wakeups: Wakeups) -> Self {
-        Self { db, config, wakeups, http: crate::executor::actions::http_client() }
+        Self { db, config, wakeups, http: crate::http_client::build() }
     }
 
     pub async fn run(self, shutdown: CancellationToken) {

@@ -3,14 +3,16 @@
 
 pub mod delivery;
 
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::trials::{Trial, TrialStatus};
+use crate::trial_status::TrialStatus;
 
 pub const MAX_TARGETS: usize = 20;
 /// The header carrying `sha256=<hex HMAC-SHA256 of the body>`, keyed with `ERIS_WEBHOOK_SECRET`.
@@ -41,6 +43,25 @@ pub struct NotifyTarget {
     pub url: String,
     #[serde(default)]
     pub format: WebhookFormat,
+}
+
+/// What webhooks tell about a trial, and the experiment's own webhooks to tell it to. Made from the API's view of the
+/// trial (`trials::notice`), so secrets are masked as there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialNotice {
+    pub id: Uuid,
+    pub experiment: Uuid,
+    pub experiment_name: String,
+    pub schedule_id: Option<Uuid>,
+    pub status: TrialStatus,
+    pub status_reason: Option<String>,
+    pub scheduled_for: DateTime<Utc>,
+    pub executed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub violations: Option<Value>,
+    pub grafana_url: Option<String>,
+    /// The experiment's webhooks, told besides the global ones (`ERIS_WEBHOOK_URLS`).
+    pub notify: Vec<NotifyTarget>,
 }
 
 /// A trial event that is told to the webhooks.
@@ -100,7 +121,7 @@ pub fn parse_global_targets(text: &str) -> std::result::Result<Vec<NotifyTarget>
 }
 
 /// The body sent for `event` of `trial`. `trial_url` links to the trial in the API.
-pub fn payload(format: WebhookFormat, event: Event, trial: &Trial, experiment_name: &str, trial_url: &str) -> Value {
+pub fn payload(format: WebhookFormat, event: Event, trial: &TrialNotice, trial_url: &str) -> Value {
     match format {
         WebhookFormat::Json => json!({
             "event": event.name(),
@@ -108,7 +129,7 @@ pub fn payload(format: WebhookFormat, event: Event, trial: &Trial, experiment_na
                 "id": trial.id,
                 "url": trial_url,
                 "experiment": trial.experiment,
-                "experiment_name": experiment_name,
+                "experiment_name": trial.experiment_name,
                 "schedule_id": trial.schedule_id,
                 "status": trial.status,
                 "status_reason": trial.status_reason,
@@ -122,8 +143,8 @@ pub fn payload(format: WebhookFormat, event: Event, trial: &Trial, experiment_na
         WebhookFormat::Slack => {
             let reason = trial.status_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
             json!({"text": format!(
-                "eris trial <{trial_url}|{}> of *{experiment_name}* {}: *{}*{reason}",
-                trial.id, event.name(), trial.status.as_str()
+                "eris trial <{trial_url}|{}> of *{}* {}: *{}*{reason}",
+                trial.id, trial.experiment_name, event.name(), trial.status.as_str()
             )})
         }
     }

@@ -20,7 +20,7 @@ use crate::executor::{Ending, Executor, Stop, StopReason, TrialRun, record::Tria
 use crate::experiments::Definition;
 use crate::json::{from_text, to_text};
 use crate::time;
-use crate::trials::TrialStatus;
+use crate::trial_status::TrialStatus;
 use crate::wakeups::Wakeups;
 use crate::webhooks::Event;
 use crate::webhooks::delivery::{self, WebhookConfig};
@@ -59,7 +59,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(db: Db, wakeups: Wakeups, config: WorkerConfig, executor: Executor) -> Self {
         let webhooks = Arc::new(WebhookConfig::default());
-        Self { db, wakeups, config, executor, webhooks, id: crate::scheduler::process_id("worker") }
+        Self { db, wakeups, config, executor, webhooks, id: crate::process::id("worker") }
     }
 
     /// Where trial events go besides each experiment's own `notify` list.
@@ -156,7 +156,10 @@ impl Worker {
     async fn run_claimed_in_span(&self, trial: TrialRow, shutdown: &CancellationToken, recovering: bool) {
         if !recovering {
             let (db, webhooks, row) = (self.db.clone(), self.webhooks.clone(), trial.clone());
-            match db.run(move |conn| delivery::enqueue(conn, &webhooks, &row, Event::Started)).await {
+            match db
+                .run(move |conn| delivery::enqueue(conn, &webhooks, &crate::trials::notice(&row)?, Event::Started))
+                .await
+            {
                 Ok(0) => {}
                 Ok(_) => self.wakeups.webhooks_queued(),
                 Err(error) => tracing::error!("cannot queue the 'started' webhooks: {}", error.message),
@@ -205,7 +208,7 @@ impl Worker {
                         return Ok(None);
                     }
                     let Some(row) = db::trials::find(conn, &key)? else { return Ok(None) };
-                    delivery::enqueue(conn, &webhooks, &row, Event::Ended(status)).map(Some)
+                    delivery::enqueue(conn, &webhooks, &crate::trials::notice(&row)?, Event::Ended(status)).map(Some)
                 })
             })
             .await;

@@ -660,7 +660,7 @@ struct Eris {
 impl Eris {
     fn new(executor_url: &str) -> Self {
         Self {
-            client: eris::executor::actions::http_client(),
+            client: eris::http_client::build(),
             base: executor_url.trim_end_matches('/').to_owned(),
             callbacks: Log::default(),
         }

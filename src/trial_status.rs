@@ -1,4 +1,4 @@
-//! Trial statuses, with Kallisti's names.
+//! Trial statuses, with Kallisti's names: one type used by the API, the database, the worker and webhooks.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
