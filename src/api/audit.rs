@@ -43,7 +43,7 @@ pub struct AuditQuery {
 }
 
 /// List the audit log, oldest first: every change asked of the API, who asked, and how it ended.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/api/v1/audit", security(("bearer" = ["admin"])), tag = "audit", params(AuditQuery),
     responses(
         (status = 200, description = "A page of entries; the `Link` header points at the next one.",
             body = Vec<AuditEntry>, headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),

@@ -1,6 +1,6 @@
-//! The guard in front of `/api/v1`: authenticates every request, checks the scope its route needs, and appends an
-//! audit entry for every change (any method but GET). The rules live in [`crate::auth`] and [`crate::audit`]; this
-//! module only reads and writes HTTP.
+//! The guard in front of `/api/v1`: authenticates every request, checks the scope its route declares
+//! ([`super::scopes`]), and appends an audit entry for every change (any method but GET). The rules live in
+//! [`crate::auth`] and [`crate::audit`]; this module only reads and writes HTTP.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
@@ -8,13 +8,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
 
 use super::AppState;
 use super::errors::ApiError;
+use super::scopes::{Access, BEARER, RouteScopes};
 use crate::audit::{self, AuditEntry, Outcome};
-use crate::auth::{self, Principal, Rejection, Scope};
+use crate::auth::{Principal, Rejection, Scope};
 
 /// The authenticated caller of a `/api/v1` request, for `created_by` and `initiated_by`.
 pub struct Caller(pub Principal);
@@ -33,14 +34,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// What the guard needs: the application's state and the access each route declares.
+#[derive(Clone)]
+pub struct Guarded {
+    pub app: AppState,
+    pub scopes: std::sync::Arc<RouteScopes>,
+}
+
 /// Authenticates, authorizes and audits one request (a middleware over every route).
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
-    let method = request.method().clone();
-    let Some(needed) = route.as_deref().and_then(|route| auth::required_scope(method.as_str(), route)) else {
+pub async fn guard(State(guarded): State<Guarded>, request: Request, next: Next) -> Response {
+    // No matched route: the 404 and 405 fallbacks, which run nothing.
+    let Some(route) = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned()) else {
         return next.run(request).await;
     };
-    let route = route.unwrap_or_default();
+    let method = request.method().clone();
+    let needed = match guarded.scopes.access(&method, &route) {
+        Some(Access::Scoped(scope)) => scope,
+        Some(Access::Public) => return next.run(request).await,
+        None if RouteScopes::undocumented_is_public(&route) => return next.run(request).await,
+        None => {
+            return ApiError::from(crate::error::Error::internal(format!(
+                "{method} {route} is not in the API document, so its scope is unknown: the route is refused"
+            )))
+            .into_response();
+        }
+    };
+    let state = &guarded.app;
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
     let principal = match state.auth.authenticator.authenticate(&state.db, authorization).await {
         Ok(principal) => principal,
@@ -87,7 +106,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     entry.status = response.status().as_u16();
     entry.outcome = Outcome::of_status(entry.status);
     entry.at = crate::time::now();
-    record(&state, entry).await;
+    record(state, entry).await;
     response
 }
 
@@ -172,11 +191,11 @@ fn forbidden(principal: &Principal, needed: Scope, method: &Method, route: &str)
 }
 
 /// Describes the guard in the API document: the bearer scheme (Swagger UI's "Authorize" button), and on every
-/// guarded operation its security, the scope it needs, and its 401 and 403 answers.
-pub fn document(openapi: &mut OpenApi) {
+/// guarded operation the scope it declares, in words, and its 401 and 403 answers.
+pub fn document(openapi: &mut OpenApi, scopes: &RouteScopes) {
     let components = openapi.components.get_or_insert_with(Default::default);
     components.security_schemes.insert(
-        "bearer".to_owned(),
+        BEARER.to_owned(),
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
@@ -195,17 +214,15 @@ Not needed when eris runs with ERIS_AUTH=none (the default on a loopback address
     };
     for (route, item) in openapi.paths.paths.iter_mut() {
         let operations = [
-            ("GET", &mut item.get),
-            ("PUT", &mut item.put),
-            ("POST", &mut item.post),
-            ("DELETE", &mut item.delete),
-            ("PATCH", &mut item.patch),
+            (Method::GET, &mut item.get),
+            (Method::PUT, &mut item.put),
+            (Method::POST, &mut item.post),
+            (Method::DELETE, &mut item.delete),
+            (Method::PATCH, &mut item.patch),
         ];
         for (method, operation) in operations {
-            let (Some(operation), Some(scope)) = (operation.as_mut(), auth::required_scope(method, route)) else {
-                continue;
-            };
-            operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+            let Some(operation) = operation.as_mut() else { continue };
+            let Some(Access::Scoped(scope)) = scopes.access(&method, route) else { continue };
             let description = operation.description.get_or_insert_with(String::new);
             if !description.is_empty() {
                 description.push_str("\n\n");

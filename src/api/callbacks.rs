@@ -79,7 +79,7 @@ fn text(body: &'static str) -> impl IntoResponse {
 }
 
 /// A component is ready for the run (the readiness barrier). Answers `kotlin.Unit`, as the original does.
-#[utoipa::path(post, path = "/trigger/{testUUID}/{testVersion}", tag = "misarch callbacks",
+#[utoipa::path(post, path = "/trigger/{testUUID}/{testVersion}", security(()), tag = "misarch callbacks",
     params(RunPath, RegisterQuery),
     responses((status = 200, description = "Registered.", content_type = "text/plain", body = String, example = "kotlin.Unit"),
         CommonErrors, NotFoundError, ComponentErrors))]
@@ -94,7 +94,7 @@ async fn register(
 }
 
 /// Whether the run has started: exactly `true` from T0 until the metrics arrive, `false` before and after.
-#[utoipa::path(get, path = "/trigger/{testUUID}/{testVersion}", tag = "misarch callbacks", params(RunPath),
+#[utoipa::path(get, path = "/trigger/{testUUID}/{testVersion}", security(()), tag = "misarch callbacks", params(RunPath),
     responses((status = 200, description = "`true` or `false`.", content_type = "text/plain", body = String, example = "false"),
         CommonErrors, NotFoundError, ComponentErrors))]
 async fn trigger(
@@ -108,7 +108,7 @@ async fn trigger(
 
 /// The Gatling report of the main run: one raw body, `index.html`, a line `SPLIT_HERE`, `stats.js` (any content
 /// type; the Gatling executor sends `plain/text`). It becomes the trial's metrics and ends the workload.
-#[utoipa::path(post, path = "/experiment/{testUUID}/{testVersion}/gatling/metrics", tag = "misarch callbacks",
+#[utoipa::path(post, path = "/experiment/{testUUID}/{testVersion}/gatling/metrics", security(()), tag = "misarch callbacks",
     params(RunPath), request_body(content = String, content_type = "text/plain"),
     responses((status = 200, description = "Received."),
         (status = 413, description = "Larger than `ERIS_CALLBACK_MAX_BODY_BYTES`.", body = ErrorBody),
@@ -124,7 +124,7 @@ async fn upload_metrics(
 }
 
 /// The Gatling report of the steady-state run, in the same format; its `stats.js` gives the steady-state goals.
-#[utoipa::path(post, path = "/experiment/{testUUID}/{testVersion}/gatling/metrics/steadyState",
+#[utoipa::path(post, path = "/experiment/{testUUID}/{testVersion}/gatling/metrics/steadyState", security(()),
     tag = "misarch callbacks", params(RunPath), request_body(content = String, content_type = "text/plain"),
     responses((status = 200, description = "Received."),
         (status = 413, description = "Larger than `ERIS_CALLBACK_MAX_BODY_BYTES`.", body = ErrorBody),

@@ -49,7 +49,7 @@ pub struct ExperimentPath {
 }
 
 /// List the experiments that are not archived, oldest first.
-#[utoipa::path(get, path = "/api/v1/experiment", tag = "experiments", params(ExperimentListQuery),
+#[utoipa::path(get, path = "/api/v1/experiment", security(("bearer" = ["read"])), tag = "experiments", params(ExperimentListQuery),
     responses(
         (status = 200, description = "A page of experiments; the `Link` header points at the next one.",
             body = Vec<Experiment>, headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
@@ -67,7 +67,7 @@ async fn list_experiments(
 }
 
 /// Create an experiment.
-#[utoipa::path(post, path = "/api/v1/experiment", tag = "experiments", request_body = ExperimentInput,
+#[utoipa::path(post, path = "/api/v1/experiment", security(("bearer" = ["write"])), tag = "experiments", request_body = ExperimentInput,
     responses((status = 201, description = "The experiment, at revision 1.", body = Experiment), CommonErrors, BodyErrors))]
 async fn create_experiment(
     State(state): State<AppState>,
@@ -79,7 +79,7 @@ async fn create_experiment(
 }
 
 /// Read an experiment, archived ones included.
-#[utoipa::path(get, path = "/api/v1/experiment/{experiment_id}", tag = "experiments", params(ExperimentPath),
+#[utoipa::path(get, path = "/api/v1/experiment/{experiment_id}", security(("bearer" = ["read"])), tag = "experiments", params(ExperimentPath),
     responses((status = 200, description = "The experiment.", body = Experiment), CommonErrors, NotFoundError))]
 async fn find_experiment(
     State(state): State<AppState>,
@@ -89,7 +89,7 @@ async fn find_experiment(
 }
 
 /// Replace an experiment's definition; fields left out take their defaults. Bumps the revision.
-#[utoipa::path(put, path = "/api/v1/experiment/{experiment_id}", tag = "experiments", params(ExperimentPath),
+#[utoipa::path(put, path = "/api/v1/experiment/{experiment_id}", security(("bearer" = ["write"])), tag = "experiments", params(ExperimentPath),
     request_body = ExperimentInput,
     responses((status = 200, description = "The experiment at its new revision.", body = Experiment),
         CommonErrors, NotFoundError, ConflictError, BodyErrors))]
@@ -102,7 +102,7 @@ async fn replace_experiment(
 }
 
 /// Change some fields of an experiment; each field given replaces that field. Bumps the revision.
-#[utoipa::path(patch, path = "/api/v1/experiment/{experiment_id}", tag = "experiments", params(ExperimentPath),
+#[utoipa::path(patch, path = "/api/v1/experiment/{experiment_id}", security(("bearer" = ["write"])), tag = "experiments", params(ExperimentPath),
     request_body = ExperimentPatch,
     responses((status = 200, description = "The experiment at its new revision.", body = Experiment),
         CommonErrors, NotFoundError, ConflictError, BodyErrors))]
@@ -116,7 +116,7 @@ async fn update_experiment(
 
 /// Archive an experiment: it leaves the lists, its schedules are deleted, its queued trials are stopped, and its
 /// trials stay readable. Archiving twice is harmless.
-#[utoipa::path(delete, path = "/api/v1/experiment/{experiment_id}", tag = "experiments", params(ExperimentPath),
+#[utoipa::path(delete, path = "/api/v1/experiment/{experiment_id}", security(("bearer" = ["write"])), tag = "experiments", params(ExperimentPath),
     responses((status = 204, description = "Archived."), CommonErrors, NotFoundError))]
 async fn delete_experiment(
     State(state): State<AppState>,
@@ -133,7 +133,7 @@ async fn delete_experiment(
 }
 
 /// Delete an experiment for good, with its schedules and all its trials. Refused while one of its trials runs.
-#[utoipa::path(post, path = "/api/v1/experiment/{experiment_id}/purge", tag = "experiments", params(ExperimentPath),
+#[utoipa::path(post, path = "/api/v1/experiment/{experiment_id}/purge", security(("bearer" = ["admin"])), tag = "experiments", params(ExperimentPath),
     responses((status = 204, description = "Purged."), CommonErrors, NotFoundError, ConflictError))]
 async fn purge_experiment(
     State(state): State<AppState>,

@@ -25,14 +25,14 @@ pub struct HealthStatus {
 }
 
 /// The process is alive.
-#[utoipa::path(get, path = "/health", tag = "health",
+#[utoipa::path(get, path = "/health", security(()), tag = "health",
     responses((status = 200, description = "Alive.", body = HealthStatus, example = json!({"status": "up"}))))]
 async fn health() -> Json<HealthStatus> {
     Json(HealthStatus { status: "up", reason: None })
 }
 
 /// The database answers, so eris can serve requests.
-#[utoipa::path(get, path = "/ready", tag = "health",
+#[utoipa::path(get, path = "/ready", security(()), tag = "health",
     responses(
         (status = 200, description = "Ready.", body = HealthStatus, example = json!({"status": "ready"})),
         (status = 503, description = "The database does not answer.", body = HealthStatus,
@@ -50,7 +50,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>
 
 /// Prometheus metrics of this process (trials, schedule fires, the worker lease, HTTP requests, the database pool);
 /// the names are listed in docs/operations.md.
-#[utoipa::path(get, path = "/metrics", tag = "health",
+#[utoipa::path(get, path = "/metrics", security(()), tag = "health",
     responses((status = 200, description = "Prometheus text exposition format.", content_type = "text/plain; version=0.0.4",
         body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -10,6 +10,7 @@ mod extract;
 mod health;
 mod pagination;
 mod schedules;
+pub mod scopes;
 mod tokens;
 mod trials;
 
@@ -83,16 +84,24 @@ fn openapi_router(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(callbacks::router(limits.callback_max_body_bytes))
 }
 
-/// The routes and the OpenAPI document that describes them, guard included.
-fn routes_and_document(limits: &Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The routes, the OpenAPI document that describes them (guard included), and the access each route declares.
+fn routes_and_document(limits: &Limits) -> (Router<AppState>, utoipa::openapi::OpenApi, scopes::RouteScopes) {
     let (routes, mut document) = openapi_router(limits).split_for_parts();
-    auth::document(&mut document);
-    (routes, document)
+    // A route that declares no access, or a wrong one, is a defect of the build: every test that builds the app
+    // stops here and names it.
+    let scopes = scopes::RouteScopes::from_document(&document).unwrap_or_else(|error| panic!("{error}"));
+    auth::document(&mut document, &scopes);
+    (routes, document, scopes)
 }
 
 /// The OpenAPI document of the whole API (`eris openapi`, `/api-docs/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     routes_and_document(&Limits::default()).1
+}
+
+/// The access each route needs, as the routes declare it: what the guard enforces.
+pub fn route_scopes() -> scopes::RouteScopes {
+    routes_and_document(&Limits::default()).2
 }
 
 /// Limits on what one request may take.
@@ -119,13 +128,14 @@ impl Default for Limits {
 /// The whole HTTP application. `main` serves it and the tests call it directly.
 pub fn app(state: AppState, limits: Limits) -> Router {
     crate::telemetry::install();
-    let (api, document) = routes_and_document(&limits);
+    let (api, document, scopes) = routes_and_document(&limits);
+    let guarded = auth::Guarded { app: state.clone(), scopes: std::sync::Arc::new(scopes) };
     let routes = api
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", document))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Inside the body limit, which the guard's reading of a change's body obeys too.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(guarded, auth::guard))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(limits.request_timeout, time_limit))
         .layer(axum::middleware::from_fn(crate::telemetry::track_http))

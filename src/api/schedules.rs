@@ -47,7 +47,7 @@ pub struct SchedulePath {
 }
 
 /// List an experiment's schedules, oldest first.
-#[utoipa::path(get, path = "/api/v1/experiment/{experiment_id}/schedule", tag = "schedules",
+#[utoipa::path(get, path = "/api/v1/experiment/{experiment_id}/schedule", security(("bearer" = ["read"])), tag = "schedules",
     params(ExperimentPath, ScheduleListQuery),
     responses(
         (status = 200, description = "A page of schedules; the `Link` header points at the next one.",
@@ -66,7 +66,7 @@ async fn list_schedules(
 }
 
 /// Create a schedule: the experiment runs by itself on a cron pattern.
-#[utoipa::path(post, path = "/api/v1/experiment/{experiment_id}/schedule", tag = "schedules", params(ExperimentPath),
+#[utoipa::path(post, path = "/api/v1/experiment/{experiment_id}/schedule", security(("bearer" = ["write"])), tag = "schedules", params(ExperimentPath),
     request_body = ScheduleInput,
     responses((status = 201, description = "The schedule, with its `next_run_at`.", body = Schedule),
         CommonErrors, NotFoundError, ConflictError, BodyErrors))]
@@ -82,7 +82,7 @@ async fn create_schedule(
 }
 
 /// Read a schedule, with its most recent trials.
-#[utoipa::path(get, path = "/api/v1/experiment/{experiment_id}/schedule/{schedule_id}", tag = "schedules",
+#[utoipa::path(get, path = "/api/v1/experiment/{experiment_id}/schedule/{schedule_id}", security(("bearer" = ["read"])), tag = "schedules",
     params(SchedulePath),
     responses((status = 200, description = "The schedule.", body = Schedule), CommonErrors, NotFoundError))]
 async fn find_schedule(
@@ -94,7 +94,7 @@ async fn find_schedule(
 
 /// Replace a schedule; fields left out take their defaults (no `recurrence_count` means forever). A changed
 /// `recurrence_count` resets `recurrence_left`.
-#[utoipa::path(put, path = "/api/v1/experiment/{experiment_id}/schedule/{schedule_id}", tag = "schedules",
+#[utoipa::path(put, path = "/api/v1/experiment/{experiment_id}/schedule/{schedule_id}", security(("bearer" = ["write"])), tag = "schedules",
     params(SchedulePath), request_body = ScheduleInput,
     responses((status = 200, description = "The schedule.", body = Schedule),
         CommonErrors, NotFoundError, ConflictError, BodyErrors))]
@@ -110,7 +110,7 @@ async fn replace_schedule(
 
 /// Change some fields of a schedule; each field given replaces that field. A changed `recurrence_count` resets
 /// `recurrence_left`.
-#[utoipa::path(patch, path = "/api/v1/experiment/{experiment_id}/schedule/{schedule_id}", tag = "schedules",
+#[utoipa::path(patch, path = "/api/v1/experiment/{experiment_id}/schedule/{schedule_id}", security(("bearer" = ["write"])), tag = "schedules",
     params(SchedulePath), request_body = SchedulePatch,
     responses((status = 200, description = "The schedule.", body = Schedule),
         CommonErrors, NotFoundError, ConflictError, BodyErrors))]
@@ -125,7 +125,7 @@ async fn update_schedule(
 }
 
 /// Delete a schedule. Its trials stay.
-#[utoipa::path(delete, path = "/api/v1/experiment/{experiment_id}/schedule/{schedule_id}", tag = "schedules",
+#[utoipa::path(delete, path = "/api/v1/experiment/{experiment_id}/schedule/{schedule_id}", security(("bearer" = ["write"])), tag = "schedules",
     params(SchedulePath),
     responses((status = 204, description = "Deleted."), CommonErrors, NotFoundError))]
 async fn delete_schedule(State(state): State<AppState>, ApiPath(path): ApiPath<SchedulePath>) -> ApiResult<StatusCode> {

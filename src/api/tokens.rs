@@ -39,7 +39,7 @@ pub struct TokenPath {
 }
 
 /// List the API tokens, revoked and expired ones included, oldest first. Their text is never shown again.
-#[utoipa::path(get, path = "/api/v1/token", tag = "tokens", params(TokenListQuery),
+#[utoipa::path(get, path = "/api/v1/token", security(("bearer" = ["admin"])), tag = "tokens", params(TokenListQuery),
     responses(
         (status = 200, description = "A page of tokens; the `Link` header points at the next one.",
             body = Vec<TokenInfo>, headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
@@ -55,7 +55,7 @@ async fn list_tokens(
 }
 
 /// Create an API token. Its text is in this response only: eris keeps a hash.
-#[utoipa::path(post, path = "/api/v1/token", tag = "tokens", request_body = TokenInput,
+#[utoipa::path(post, path = "/api/v1/token", security(("bearer" = ["admin"])), tag = "tokens", request_body = TokenInput,
     responses((status = 201, description = "The token, with its text.", body = CreatedToken),
         CommonErrors, ConflictError, BodyErrors))]
 async fn create_token(
@@ -70,7 +70,7 @@ async fn create_token(
 
 /// Revoke an API token: it stops working at once, on every replica. Its name stays taken. Revoking twice is
 /// harmless.
-#[utoipa::path(delete, path = "/api/v1/token/{token_id}", tag = "tokens", params(TokenPath),
+#[utoipa::path(delete, path = "/api/v1/token/{token_id}", security(("bearer" = ["admin"])), tag = "tokens", params(TokenPath),
     responses((status = 200, description = "The revoked token.", body = TokenInfo), CommonErrors, NotFoundError))]
 async fn revoke_token(
     State(state): State<AppState>,

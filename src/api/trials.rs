@@ -77,7 +77,7 @@ fn parse_status(name: &str) -> Result<TrialStatus, ApiError> {
 }
 
 /// List trials in the order they were queued, oldest first.
-#[utoipa::path(get, path = "/api/v1/trial", tag = "trials", params(TrialListQuery),
+#[utoipa::path(get, path = "/api/v1/trial", security(("bearer" = ["read"])), tag = "trials", params(TrialListQuery),
     responses(
         (status = 200, description = "A page of trials; the `Link` header points at the next one.",
             body = Vec<Trial>, headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
@@ -101,7 +101,7 @@ async fn list_trials(
 }
 
 /// Run an experiment now: queues a trial with status `Scheduled`. Never touches any schedule.
-#[utoipa::path(post, path = "/api/v1/trial", tag = "trials", request_body = TrialInput,
+#[utoipa::path(post, path = "/api/v1/trial", security(("bearer" = ["write"])), tag = "trials", request_body = TrialInput,
     responses((status = 201, description = "The queued trial.", body = Trial), CommonErrors, ConflictError, BodyErrors))]
 async fn create_trial(
     State(state): State<AppState>,
@@ -114,7 +114,7 @@ async fn create_trial(
 }
 
 /// Read a trial: its status, record, results and the experiment definition it ran.
-#[utoipa::path(get, path = "/api/v1/trial/{trial_id}", tag = "trials", params(TrialPath),
+#[utoipa::path(get, path = "/api/v1/trial/{trial_id}", security(("bearer" = ["read"])), tag = "trials", params(TrialPath),
     responses((status = 200, description = "The trial.", body = Trial), CommonErrors, NotFoundError))]
 async fn find_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialPath>) -> ApiResult<Json<Trial>> {
     Ok(Json(trials::find(&state.db, path.trial_id).await?))
@@ -122,7 +122,7 @@ async fn find_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialP
 
 /// Stop a trial. A `Scheduled` trial becomes `Stopped` without running; an `In Progress` one becomes
 /// `Stop Initiated`, then `Stopped` once its clean-up ran. Repeating a stop is harmless.
-#[utoipa::path(put, path = "/api/v1/trial/{trial_id}/stop", tag = "trials", params(TrialPath),
+#[utoipa::path(put, path = "/api/v1/trial/{trial_id}/stop", security(("bearer" = ["write"])), tag = "trials", params(TrialPath),
     responses((status = 200, description = "The trial with its new status.", body = Trial),
         CommonErrors, NotFoundError, ConflictError))]
 async fn stop_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialPath>) -> ApiResult<Json<Trial>> {
@@ -148,7 +148,7 @@ pub struct ReportQuery {
 /// The report of a MiSArch trial: the MiSArch Experiment Executor's `report.json` fields (`testUUID`,
 /// `testVersion`, `startTime`, `endTime`, `goals`, `goalViolations`, …) with eris's (`trial`, `revision`,
 /// `metrics_summary`, `goal_results`, `violations`, `grafana_url`, `status`), or JUnit XML with `?format=junit`.
-#[utoipa::path(get, path = "/api/v1/trial/{trial_id}/report", tag = "trials", params(TrialPath, ReportQuery),
+#[utoipa::path(get, path = "/api/v1/trial/{trial_id}/report", security(("bearer" = ["read"])), tag = "trials", params(TrialPath, ReportQuery),
     responses(
         (status = 200, description = "The report (JSON), or JUnit XML with `format=junit`.",
             content((Object = "application/json"), (String = "application/xml"))),
@@ -203,7 +203,7 @@ const EVENTS_POLL: Duration = Duration::from_millis(200);
 /// Follow a trial's progress as server-sent events: `status`, `step_started`, `step_finished` and `log`, each with
 /// an `id` and JSON data. A late subscriber first gets what already happened. The stream ends when the trial ends;
 /// comments keep it alive meanwhile.
-#[utoipa::path(get, path = "/api/v1/trial/{trial_id}/events", tag = "trials", params(TrialPath),
+#[utoipa::path(get, path = "/api/v1/trial/{trial_id}/events", security(("bearer" = ["read"])), tag = "trials", params(TrialPath),
     responses(
         (status = 200, description = "A stream of events (`text/event-stream`), e.g. `event: status` / `id: 1` / \
 `data: {\"status\":\"In Progress\", …}`.", content_type = "text/event-stream", body = TrialStreamEvent),

@@ -1,5 +1,6 @@
 //! Who is asking, and what they may do. No HTTP here: `api::auth` reads the `Authorization` header, asks
-//! [`Authenticator::authenticate`] for the principal and [`required_scope`] for what the route needs.
+//! [`Authenticator::authenticate`] for the principal and checks it against the scope the route declares
+//! (`api::scopes`).
 //!
 //! `ERIS_AUTH` picks the credentials eris accepts (see [`settings`]):
 //! - `token`: eris API tokens ([`tokens`]), managed with `eris token` and `/api/v1/token`;
@@ -99,35 +100,9 @@ fn bearer(header: &str) -> Result<&str, Rejection> {
     Ok(credential)
 }
 
-/// The scope a route needs, from its method and path template; none for routes outside `/api/v1` (health probes,
-/// metrics, the API document, Swagger UI and the MiSArch callbacks, which the components call without credentials).
-pub fn required_scope(method: &str, route: &str) -> Option<Scope> {
-    if !route.starts_with("/api/v1/") {
-        return None;
-    }
-    let admin = route.starts_with("/api/v1/token") || route.starts_with("/api/v1/audit") || route.ends_with("/purge");
-    Some(match method {
-        _ if admin => Scope::Admin,
-        "GET" | "HEAD" | "OPTIONS" => Scope::Read,
-        _ => Scope::Write,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn routes_need_the_scope_of_what_they_do() {
-        assert_eq!(required_scope("GET", "/api/v1/experiment/{experiment_id}"), Some(Scope::Read));
-        assert_eq!(required_scope("POST", "/api/v1/trial"), Some(Scope::Write));
-        assert_eq!(required_scope("PUT", "/api/v1/trial/{trial_id}/stop"), Some(Scope::Write));
-        assert_eq!(required_scope("POST", "/api/v1/experiment/{experiment_id}/purge"), Some(Scope::Admin));
-        assert_eq!(required_scope("GET", "/api/v1/audit"), Some(Scope::Admin));
-        assert_eq!(required_scope("GET", "/api/v1/token"), Some(Scope::Admin));
-        assert_eq!(required_scope("GET", "/health/ready"), None);
-        assert_eq!(required_scope("POST", "/trigger/{test_uuid}/{test_version}"), None);
-    }
 
     #[test]
     fn only_bearer_credentials_are_read() {
