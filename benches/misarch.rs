@@ -26,9 +26,10 @@ use eris::executor::actions::ActionContext;
 use eris::executor::misarch::MisarchRuntime;
 use eris::experiments::{self, ExperimentInput};
 use eris::misarch::gatling;
-use eris::misarch::settings::{GrafanaAuth, GrafanaSettings, InfluxSettings, MisarchSettings, Secret};
+use eris::misarch::settings::{GrafanaAuth, GrafanaSettings, InfluxSettings, MisarchSettings};
 use eris::trials::{self, TrialInput};
 use eris::worker::{Worker, WorkerConfig};
+use secrecy::SecretString;
 
 const PARSES: usize = 50;
 const TRIALS: usize = 10;
@@ -90,7 +91,7 @@ async fn upload_to_end(db: &Db) -> Vec<f64> {
         grafana: Some(GrafanaSettings {
             url: url(&grafana.url),
             public_url: grafana.url.clone(),
-            auth: Some(GrafanaAuth::Token(Secret("token".into()))),
+            auth: Some(GrafanaAuth::Token(SecretString::from("token"))),
             datasource_uid: "influxdb_uid".into(),
             bucket: "gatling".into(),
         }),

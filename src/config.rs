@@ -25,8 +25,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use secrecy::SecretString;
 
 use crate::db::DatabaseUrl;
+use crate::setting_parsers::{bytes, seconds, secret, socket_address};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./eris-data";
@@ -53,29 +55,35 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
 
     /// Address and port to listen on. Use 0.0.0.0:8080 to listen on every interface.
-    #[arg(long, env = "ERIS_BIND", value_name = "ADDR:PORT", default_value = DEFAULT_BIND)]
-    pub bind: String,
+    #[arg(long, env = "ERIS_BIND", value_name = "ADDR:PORT", default_value = DEFAULT_BIND,
+        value_parser = socket_address())]
+    pub bind: SocketAddr,
 
-    /// Largest request body accepted, in bytes; larger ones get 413.
-    #[arg(long, env = "ERIS_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES.to_string())]
-    pub max_body_bytes: String,
+    /// Largest request body accepted, in bytes (1024 to 1073741824); larger ones get 413.
+    #[arg(long, env = "ERIS_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES,
+        value_parser = bytes::<1024, 1_073_741_824>())]
+    pub max_body_bytes: usize,
 
-    /// Longest time a request may take until its response starts, in seconds; then it gets 503.
-    #[arg(long, env = "ERIS_REQUEST_TIMEOUT_SECS", value_name = "SECONDS", default_value = "30")]
-    pub request_timeout_secs: String,
+    /// Longest time a request may take until its response starts, in seconds (1 to 3600); then it gets 503.
+    #[arg(long = "request-timeout-secs", env = "ERIS_REQUEST_TIMEOUT_SECS", value_name = "SECONDS",
+        default_value = "30", value_parser = seconds::<1, 3_600>())]
+    pub request_timeout: Duration,
 
-    /// How late a missed fire may still be caught up (misfire_policy run_once), in seconds.
-    #[arg(long, env = "ERIS_MISFIRE_DEADLINE_SECS", value_name = "SECONDS", default_value = "3600")]
-    pub misfire_deadline_secs: String,
+    /// How late a missed fire may still be caught up (misfire_policy run_once), in seconds (0 to 604800).
+    #[arg(long = "misfire-deadline-secs", env = "ERIS_MISFIRE_DEADLINE_SECS", value_name = "SECONDS",
+        default_value = "3600", value_parser = seconds::<0, 604_800>())]
+    pub misfire_deadline: Duration,
 
-    /// How long the worker lease lasts without a heartbeat, in seconds: after a crash, the trial it ran is recovered
-    /// (and another replica takes over) this long after the last heartbeat.
-    #[arg(long, env = "ERIS_WORKER_LEASE_SECS", value_name = "SECONDS", default_value = "15")]
-    pub worker_lease_secs: String,
+    /// How long the worker lease lasts without a heartbeat, in seconds (2 to 3600): after a crash, the trial it ran
+    /// is recovered (and another replica takes over) this long after the last heartbeat.
+    #[arg(long = "worker-lease-secs", env = "ERIS_WORKER_LEASE_SECS", value_name = "SECONDS", default_value = "15",
+        value_parser = seconds::<2, 3_600>())]
+    pub worker_lease: Duration,
 
-    /// Timeout of an HTTP step that sets none, in seconds.
-    #[arg(long, env = "ERIS_STEP_TIMEOUT_SECS", value_name = "SECONDS", default_value = "30")]
-    pub step_timeout_secs: String,
+    /// Timeout of an HTTP step that sets none, in seconds (1 to 3600).
+    #[arg(long = "step-timeout-secs", env = "ERIS_STEP_TIMEOUT_SECS", value_name = "SECONDS", default_value = "30",
+        value_parser = seconds::<1, 3_600>())]
+    pub step_timeout: Duration,
 
     /// Webhooks told about every trial: comma-separated URLs, each optionally prefixed `slack:` for a
     /// Slack-compatible message.
@@ -83,8 +91,8 @@ pub struct ServeArgs {
     pub webhook_urls: String,
 
     /// Key of the HMAC-SHA256 signature of every webhook delivery (header X-Eris-Signature).
-    #[arg(long, env = "ERIS_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true)]
-    pub webhook_secret: Option<String>,
+    #[arg(long, env = "ERIS_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true, value_parser = secret())]
+    pub webhook_secret: Option<SecretString>,
 
     /// The URL eris is reached at, for links in webhooks (default: http:// and ERIS_BIND).
     #[arg(long, env = "ERIS_PUBLIC_URL", value_name = "URL")]
@@ -155,28 +163,15 @@ fn check_sqlite_parent(path: &str) -> anyhow::Result<()> {
 
 impl ServeArgs {
     pub fn resolve(&self) -> anyhow::Result<ServeConfig> {
-        let bind = self.bind.trim().parse().map_err(|_| {
-            anyhow::anyhow!("ERIS_BIND (--bind): '{}' is not an address and port such as 127.0.0.1:8080", self.bind)
-        })?;
-        let max_body_bytes = parse_body_limit(&self.max_body_bytes)?;
+        let bind = self.bind;
         Ok(ServeConfig {
             database_url: self.database.resolve()?,
             bind,
-            max_body_bytes,
-            request_timeout: seconds(
-                "ERIS_REQUEST_TIMEOUT_SECS (--request-timeout-secs)",
-                &self.request_timeout_secs,
-                1,
-                3_600,
-            )?,
-            misfire_deadline: seconds(
-                "ERIS_MISFIRE_DEADLINE_SECS (--misfire-deadline-secs)",
-                &self.misfire_deadline_secs,
-                0,
-                7 * 86_400,
-            )?,
-            worker_lease: seconds("ERIS_WORKER_LEASE_SECS (--worker-lease-secs)", &self.worker_lease_secs, 2, 3_600)?,
-            step_timeout: seconds("ERIS_STEP_TIMEOUT_SECS (--step-timeout-secs)", &self.step_timeout_secs, 1, 3_600)?,
+            max_body_bytes: self.max_body_bytes,
+            request_timeout: self.request_timeout,
+            misfire_deadline: self.misfire_deadline,
+            worker_lease: self.worker_lease,
+            step_timeout: self.step_timeout,
             webhooks: self.webhooks(bind)?,
             misarch: self.misarch.resolve()?,
             auth: self.auth.resolve(bind, crate::http_client::build())?,
@@ -194,29 +189,12 @@ impl ServeArgs {
             }
             None => format!("http://{bind}"),
         };
-        let secret = self.webhook_secret.clone().filter(|s| !s.is_empty());
         Ok(crate::webhooks::delivery::WebhookConfig {
             targets,
-            secret,
+            secret: self.webhook_secret.clone(),
             public_url,
             ..crate::webhooks::delivery::WebhookConfig::default()
         })
-    }
-}
-
-fn seconds(setting: &str, text: &str, min: u64, max: u64) -> anyhow::Result<Duration> {
-    match text.trim().parse::<u64>() {
-        Ok(secs) if (min..=max).contains(&secs) => Ok(Duration::from_secs(secs)),
-        _ => bail!("{setting}: '{text}' is not a whole number of seconds from {min} to {max}"),
-    }
-}
-
-fn parse_body_limit(text: &str) -> anyhow::Result<usize> {
-    const MIN: usize = 1024;
-    const MAX: usize = 1024 * 1024 * 1024;
-    match text.trim().parse::<usize>() {
-        Ok(bytes) if (MIN..=MAX).contains(&bytes) => Ok(bytes),
-        _ => bail!("ERIS_MAX_BODY_BYTES (--max-body-bytes): '{text}' is not a number of bytes from {MIN} to {MAX}"),
     }
 }
 
@@ -229,55 +207,56 @@ pub fn log_filter(text: &str) -> anyhow::Result<tracing_subscriber::EnvFilter> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
-    fn serve_args(bind: &str, body: &str, url: Option<&str>) -> ServeArgs {
-        ServeArgs {
-            database: DatabaseArgs { database_url: url.map(str::to_owned), data_dir: std::env::temp_dir() },
-            bind: bind.to_owned(),
-            max_body_bytes: body.to_owned(),
-            request_timeout_secs: "30".to_owned(),
-            misfire_deadline_secs: "3600".to_owned(),
-            worker_lease_secs: "15".to_owned(),
-            step_timeout_secs: "30".to_owned(),
-            webhook_urls: String::new(),
-            webhook_secret: None,
-            public_url: None,
-            misarch: <crate::misarch::settings::MisarchArgs as clap::Parser>::parse_from(["eris"]),
-            auth: <crate::auth::settings::AuthArgs as clap::Parser>::parse_from(["eris"]),
-        }
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
     }
 
-    fn error(args: ServeArgs) -> String {
-        args.resolve().unwrap_err().to_string()
+    /// `eris serve` with these flags (and the data directory in the temporary directory).
+    fn serve_args(flags: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let data_dir = std::env::temp_dir();
+        let fixed = ["eris", "--data-dir", data_dir.to_str().unwrap()];
+        Serve::try_parse_from(fixed.iter().chain(flags)).map(|serve| serve.args)
+    }
+
+    fn error(flags: &[&str]) -> String {
+        match serve_args(flags) {
+            Ok(args) => args.resolve().unwrap_err().to_string(),
+            Err(error) => error.to_string(),
+        }
     }
 
     #[test]
     fn defaults_resolve() {
-        let config = serve_args(DEFAULT_BIND, "1048576", None).resolve().unwrap();
+        let config = serve_args(&[]).unwrap().resolve().unwrap();
         assert_eq!(config.bind.to_string(), DEFAULT_BIND);
         assert_eq!(config.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(config.worker_lease, Duration::from_secs(15));
         assert!(matches!(config.database_url, DatabaseUrl::Sqlite(path) if path.ends_with("eris.db")));
     }
 
     #[test]
     fn unusable_values_name_their_variable() {
-        assert!(error(serve_args("localhost", "1048576", None)).starts_with("ERIS_BIND"));
-        assert!(error(serve_args(DEFAULT_BIND, "lots", None)).starts_with("ERIS_MAX_BODY_BYTES"));
-        assert!(error(serve_args(DEFAULT_BIND, "10", None)).starts_with("ERIS_MAX_BODY_BYTES"));
-        assert!(error(serve_args(DEFAULT_BIND, "1048576", Some("mysql://x"))).starts_with("DATABASE_URL"));
-        assert!(
-            error(serve_args(DEFAULT_BIND, "1048576", Some("sqlite:///no/such/dir/e.db"))).starts_with("DATABASE_URL")
-        );
+        assert!(error(&["--bind", "localhost"]).contains("ERIS_BIND"));
+        assert!(error(&["--max-body-bytes", "lots"]).contains("ERIS_MAX_BODY_BYTES"));
+        assert!(error(&["--max-body-bytes", "10"]).contains("ERIS_MAX_BODY_BYTES"));
+        assert!(error(&["--database-url", "mysql://x"]).starts_with("DATABASE_URL"));
+        assert!(error(&["--database-url", "sqlite:///no/such/dir/e.db"]).starts_with("DATABASE_URL"));
         assert!(log_filter("info,eris=loud").unwrap_err().to_string().starts_with("ERIS_LOG"));
-        let mut args = serve_args(DEFAULT_BIND, "1048576", None);
-        args.worker_lease_secs = "1".to_owned();
-        assert!(error(args).starts_with("ERIS_WORKER_LEASE_SECS"));
+        let lease = error(&["--worker-lease-secs", "1"]);
+        assert!(lease.contains("ERIS_WORKER_LEASE_SECS (--worker-lease-secs): '1' is not a whole number"), "{lease}");
     }
 
     #[test]
     fn passwords_are_not_shown() {
         let url = DatabaseUrl::parse("postgres://eris:hunter2@db:5432/eris").unwrap();
         assert!(!url.display().contains("hunter2"));
+        let args = serve_args(&["--webhook-secret", "hunter2"]).unwrap();
+        assert!(!format!("{:?}", args.resolve().unwrap().webhooks).contains("hunter2"));
     }
 }

@@ -20,6 +20,7 @@ pub mod process;
 pub mod redact;
 pub mod scheduler;
 pub mod schedules;
+pub mod setting_parsers;
 pub mod telemetry;
 pub mod time;
 pub mod trial_status;

@@ -75,6 +75,10 @@ fn serve_starts_on_the_sqlite_default_and_stops_on_sigterm() {
         .args(["serve"])
         .env("ERIS_DATA_DIR", &data_dir)
         .env("ERIS_BIND", format!("127.0.0.1:{port}"))
+        // Empty variables count as unset, as Compose files and ConfigMaps often have them.
+        .env("ERIS_WORKER_LEASE_SECS", "")
+        .env("ERIS_AUTH", " ")
+        .env("ERIS_GRAFANA_URL", "")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -110,6 +114,9 @@ fn unusable_settings_stop_start_up_naming_the_variable() {
         ("DATABASE_URL", "mysql://root@localhost/eris"),
         ("DATABASE_URL", "postgres://eris@127.0.0.1:1/eris"),
         ("ERIS_LOG", "eris=loudest"),
+        ("ERIS_AUTH", "open"),
+        ("ERIS_STEP_TIMEOUT_SECS", "0"),
+        ("ERIS_GATLING_EXECUTOR_URL", "gatling:8889"),
     ];
     for (variable, value) in cases {
         let stderr = failing(eris().arg("serve").env("ERIS_DATA_DIR", dir.path()).env(variable, value));

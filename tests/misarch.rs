@@ -17,7 +17,8 @@ use common::components::{
     unreachable_url,
 };
 use common::{TestApp, start_worker_full, wait_until};
-use eris::misarch::settings::{GrafanaAuth, GrafanaSettings, InfluxSettings, MisarchSettings, Secret};
+use eris::misarch::settings::{GrafanaAuth, GrafanaSettings, InfluxSettings, MisarchSettings};
+use secrecy::SecretString;
 
 const FAILURE_VARIABLES: [&str; 4] =
     ["pubsubDeterioration", "serviceInvocationDeterioration", "artificialMemoryUsage", "artificialCPUUsage"];
@@ -76,13 +77,13 @@ impl Rig {
             grafana: Some(GrafanaSettings {
                 url: Url::parse(&grafana.url).unwrap(),
                 public_url: "https://grafana.example.com".into(),
-                auth: Some(GrafanaAuth::Token(Secret("grafana-token".into()))),
+                auth: Some(GrafanaAuth::Token(SecretString::from("grafana-token"))),
                 datasource_uid: "influxdb_uid".into(),
                 bucket: "gatling".into(),
             }),
             influxdb: Some(InfluxSettings {
                 url: Url::parse(&influx.url).unwrap(),
-                token: Some(Secret("influx-token".into())),
+                token: Some(SecretString::from("influx-token")),
                 org: "misarch".into(),
                 bucket: "gatling".into(),
             }),

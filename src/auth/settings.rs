@@ -6,38 +6,51 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
+use url::Url;
 
 use super::Authenticator;
 use super::jwt::{self, JwtSettings, JwtVerifier};
+use crate::setting_parsers::{http_url, one_of, seconds, text};
+
+/// `ERIS_AUTH`: which credentials the API accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// eris API tokens.
+    Token,
+    /// JWTs from ERIS_JWT_JWKS_URL, and eris API tokens.
+    Jwt,
+    /// No authentication.
+    None,
+}
 
 /// Parsed on its own (`Parser`) in tests; flattened into `eris serve`'s arguments otherwise.
 #[derive(Debug, Clone, Parser)]
 pub struct AuthArgs {
     /// Credentials the API accepts: `token` (eris API tokens), `jwt` (JWTs from ERIS_JWT_JWKS_URL, and API tokens)
     /// or `none`. Default: `none` on a loopback address, `token` on any other.
-    #[arg(long, env = "ERIS_AUTH", value_name = "MODE")]
-    pub auth: Option<String>,
+    #[arg(long, env = "ERIS_AUTH", value_name = "MODE", value_parser = one_of::<AuthMode>())]
+    pub auth: Option<AuthMode>,
 
     /// With ERIS_AUTH=jwt: where the signing keys are (JSON Web Key Set).
-    #[arg(long, env = "ERIS_JWT_JWKS_URL", value_name = "URL")]
-    pub jwt_jwks_url: Option<String>,
+    #[arg(long, env = "ERIS_JWT_JWKS_URL", value_name = "URL", value_parser = http_url())]
+    pub jwt_jwks_url: Option<Url>,
 
     /// With ERIS_AUTH=jwt: the required `iss`.
-    #[arg(long, env = "ERIS_JWT_ISSUER", value_name = "ISSUER")]
+    #[arg(long, env = "ERIS_JWT_ISSUER", value_name = "ISSUER", value_parser = text())]
     pub jwt_issuer: Option<String>,
 
     /// With ERIS_AUTH=jwt: the required `aud`.
-    #[arg(long, env = "ERIS_JWT_AUDIENCE", value_name = "AUDIENCE")]
+    #[arg(long, env = "ERIS_JWT_AUDIENCE", value_name = "AUDIENCE", value_parser = text())]
     pub jwt_audience: Option<String>,
 
     /// With ERIS_AUTH=jwt: the claim that names the user.
-    #[arg(long, env = "ERIS_JWT_USER_CLAIM", value_name = "CLAIM", default_value = "sub")]
+    #[arg(long, env = "ERIS_JWT_USER_CLAIM", value_name = "CLAIM", default_value = "sub", value_parser = text())]
     pub jwt_user_claim: String,
 
     /// With ERIS_AUTH=jwt: the claim holding scopes or groups (a space-separated string or an array).
-    #[arg(long, env = "ERIS_JWT_SCOPE_CLAIM", value_name = "CLAIM", default_value = "scope")]
+    #[arg(long, env = "ERIS_JWT_SCOPE_CLAIM", value_name = "CLAIM", default_value = "scope", value_parser = text())]
     pub jwt_scope_claim: String,
 
     /// With ERIS_AUTH=jwt: which claim value grants which scope, e.g. `chaos-admins=admin,sre=write,dev=read`.
@@ -49,9 +62,11 @@ pub struct AuthArgs {
     )]
     pub jwt_scope_map: String,
 
-    /// With ERIS_AUTH=jwt: how old the cached keys may get before they are fetched again, in seconds.
-    #[arg(long, env = "ERIS_JWT_JWKS_REFRESH_SECS", value_name = "SECONDS", default_value = "3600")]
-    pub jwt_jwks_refresh_secs: String,
+    /// With ERIS_AUTH=jwt: how old the cached keys may get before they are fetched again, in seconds (1 to
+    /// 31536000).
+    #[arg(long = "jwt-jwks-refresh-secs", env = "ERIS_JWT_JWKS_REFRESH_SECS", value_name = "SECONDS",
+        default_value = "3600", value_parser = seconds::<1, 31_536_000>())]
+    pub jwt_jwks_refresh: Duration,
 
     /// Addresses the MiSArch components call back from, as comma-separated CIDRs (e.g. `10.0.0.0/8,127.0.0.1/32`);
     /// callbacks from any other address get 403. Default: any address.
@@ -89,13 +104,11 @@ impl AuthArgs {
     pub fn resolve(&self, bind: SocketAddr, http: reqwest::Client) -> anyhow::Result<AuthSettings> {
         let component_allow = parse_cidrs(&self.component_allow_cidrs)?;
         let jwt_set = self.jwt_jwks_url.is_some() || self.jwt_issuer.is_some() || self.jwt_audience.is_some();
-        let mode = self.auth.as_deref().map(str::trim).filter(|mode| !mode.is_empty());
-        let authenticator = match mode {
+        let authenticator = match self.auth {
             None if bind.ip().is_loopback() => Authenticator::None,
-            None | Some("token") => Authenticator::Token,
-            Some("none") => Authenticator::None,
-            Some("jwt") => Authenticator::Jwt(JwtVerifier::new(self.jwt_settings()?, http)),
-            Some(other) => bail!("ERIS_AUTH (--auth): '{other}' is not 'token', 'jwt' or 'none'"),
+            None | Some(AuthMode::Token) => Authenticator::Token,
+            Some(AuthMode::None) => Authenticator::None,
+            Some(AuthMode::Jwt) => Authenticator::Jwt(JwtVerifier::new(self.jwt_settings()?, http)),
         };
         if jwt_set && !matches!(authenticator, Authenticator::Jwt(_)) {
             bail!("ERIS_JWT_* settings are given but ERIS_AUTH is not 'jwt': set ERIS_AUTH=jwt to use them");
@@ -104,28 +117,18 @@ impl AuthArgs {
     }
 
     fn jwt_settings(&self) -> anyhow::Result<JwtSettings> {
-        let required = |value: &Option<String>, name: &str| {
-            value.clone().filter(|v| !v.trim().is_empty()).with_context(|| format!("ERIS_AUTH=jwt needs {name}"))
-        };
-        let jwks_url = required(&self.jwt_jwks_url, "ERIS_JWT_JWKS_URL (the signing keys' URL)")?;
-        let jwks_url =
-            url::Url::parse(&jwks_url).map_err(|e| anyhow::anyhow!("ERIS_JWT_JWKS_URL: '{jwks_url}': {e}"))?;
-        let refresh: u64 =
-            self.jwt_jwks_refresh_secs.trim().parse().ok().filter(|secs| *secs > 0).with_context(|| {
-                format!(
-                    "ERIS_JWT_JWKS_REFRESH_SECS: '{}' is not a positive number of seconds",
-                    self.jwt_jwks_refresh_secs
-                )
-            })?;
+        fn required<T: Clone>(value: &Option<T>, name: &str) -> anyhow::Result<T> {
+            value.clone().with_context(|| format!("ERIS_AUTH=jwt needs {name}"))
+        }
         Ok(JwtSettings {
-            jwks_url,
+            jwks_url: required(&self.jwt_jwks_url, "ERIS_JWT_JWKS_URL (the signing keys' URL)")?,
             issuer: required(&self.jwt_issuer, "ERIS_JWT_ISSUER (the required `iss`)")?,
             audience: required(&self.jwt_audience, "ERIS_JWT_AUDIENCE (the required `aud`)")?,
-            user_claim: self.jwt_user_claim.trim().to_owned(),
-            scope_claim: self.jwt_scope_claim.trim().to_owned(),
+            user_claim: self.jwt_user_claim.clone(),
+            scope_claim: self.jwt_scope_claim.clone(),
             scope_map: jwt::parse_scope_map(&self.jwt_scope_map)
                 .map_err(|e| anyhow::anyhow!("ERIS_JWT_SCOPE_MAP: {e}"))?,
-            refresh: Duration::from_secs(refresh),
+            refresh: self.jwt_jwks_refresh,
         })
     }
 }

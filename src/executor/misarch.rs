@@ -42,6 +42,7 @@ use crate::misarch::report::{self, ReportInput};
 use crate::misarch::settings::{GrafanaAuth, MisarchSettings};
 use crate::time;
 use crate::trial_status::TrialStatus;
+use secrecy::ExposeSecret as _;
 
 /// How often the worker looks at the run's state while it waits for the barrier or the metrics. The components
 /// themselves poll every 100 ms.
@@ -839,10 +840,11 @@ where
         let to = ended + chrono::Duration::seconds(60);
         export::set_time_range(&mut dashboard, t0, to);
         let authorization = match &grafana.auth {
-            Some(GrafanaAuth::Token(token)) => header_value(&format!("Bearer {}", token.0)),
+            Some(GrafanaAuth::Token(token)) => header_value(&format!("Bearer {}", token.expose_secret())),
             Some(GrafanaAuth::Basic { user, password }) => {
                 use base64::Engine as _;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", password.0));
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", password.expose_secret()));
                 header_value(&format!("Basic {encoded}"))
             }
             None => None,
@@ -863,7 +865,8 @@ where
         let lines = export::influx_lines(self.trial.trial, metrics, ended);
         let count = lines.lines().count();
         let request = export::influx_write_request(&influx.org, &influx.bucket, lines);
-        let authorization = influx.token.as_ref().and_then(|token| header_value(&format!("Token {}", token.0)));
+        let authorization =
+            influx.token.as_ref().and_then(|token| header_value(&format!("Token {}", token.expose_secret())));
         let call = Call { base: &influx.url, request, authorization };
         let result = self.expect_success(phase, &call, true, false).await.map(|_| ());
         self.close(phase, result, &format!("{count} lines written in one request.")).await

@@ -5,6 +5,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -20,7 +21,7 @@ pub struct WebhookConfig {
     /// `ERIS_WEBHOOK_URLS`: told about every trial.
     pub targets: Vec<NotifyTarget>,
     /// `ERIS_WEBHOOK_SECRET`: signs every delivery when set.
-    pub secret: Option<String>,
+    pub secret: Option<SecretString>,
     /// `ERIS_PUBLIC_URL`: the base of the trial links in payloads.
     pub public_url: String,
     /// Attempts per delivery, the first included.
@@ -139,7 +140,8 @@ impl Deliverer {
             .header("x-eris-delivery", &delivery.id)
             .body(delivery.payload.clone());
         if let Some(secret) = &self.config.secret {
-            request = request.header(SIGNATURE_HEADER, super::signature(secret, delivery.payload.as_bytes()));
+            request =
+                request.header(SIGNATURE_HEADER, super::signature(secret.expose_secret(), delivery.payload.as_bytes()));
         }
         let sent = tokio::select! {
             sent = request.send() => sent,
