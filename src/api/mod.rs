@@ -18,7 +18,8 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::IntoResponse;
-use tower::ServiceExt as _;
+use tower::Layer as _;
+use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -156,9 +157,10 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state);
-    // Trailing slashes are trimmed before routing, so `/api/v1/trial/` is `/api/v1/trial`. Swagger UI is left
-    // alone: it redirects `/swagger-ui` to `/swagger-ui/` itself.
-    Router::new().fallback_service(routes.map_request(trim_trailing_slash))
+    // Trailing slashes are trimmed before routing, so `/api/v1/trial/` is `/api/v1/trial`. Swagger UI's page is
+    // routed around the trimming: Swagger UI redirects `/swagger-ui` to `/swagger-ui/`, which trimming would loop.
+    let trimmed = NormalizePathLayer::trim_trailing_slash().layer(routes.clone());
+    Router::new().route_service("/swagger-ui/", routes.into_service()).fallback_service(trimmed)
 }
 
 /// Ends a request that takes too long with a JSON 503. Only the time until the response starts counts, so event
@@ -183,22 +185,6 @@ async fn time_limit(
 fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     let request_id = request.headers().get("x-request-id").and_then(|id| id.to_str().ok()).unwrap_or("-");
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-}
-
-fn trim_trailing_slash(mut request: Request) -> Request {
-    let path = request.uri().path();
-    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/swagger-ui") {
-        let trimmed = path.trim_end_matches('/');
-        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
-        let new = match request.uri().query() {
-            Some(query) => format!("{trimmed}?{query}"),
-            None => trimmed.to_owned(),
-        };
-        if let Ok(uri) = new.parse::<Uri>() {
-            *request.uri_mut() = uri;
-        }
-    }
-    request
 }
 
 async fn route_not_found(uri: Uri) -> impl IntoResponse {
