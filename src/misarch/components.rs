@@ -416,11 +416,11 @@ fn json_text(value: &impl Serialize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::misarch::definition::tests::{
+    use crate::misarch::definition::{MisarchExperiment, validate};
+    use crate::misarch::test_fixtures::{
         ABORTED_BUY_WORK_FILE, CHAOS_DOCKER_DEFAULT, CHAOS_EMPTY, MISARCH_DOCS_EXAMPLE, USER_STEPS_CSV, encode, parse,
         sample, with,
     };
-    use crate::misarch::definition::{MisarchExperiment, validate};
     use serde_json::{Value, json};
 
     const TEST_UUID: &str = "3f2b6c1e-8d4a-4c2e-9a71-0b5d2e6f4a10";

@@ -13,3 +13,5 @@ pub mod gatling;
 pub mod goals;
 pub mod report;
 pub mod settings;
+#[cfg(test)]
+pub(crate) mod test_fixtures;
