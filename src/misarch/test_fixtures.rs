@@ -62,8 +62,8 @@ pub(crate) fn sample() -> Map<String, Value> {
             "encodedWorkFileContent": encode(ABORTED_BUY_WORK_FILE),
             "encodedUserStepsFileContent": encode(&steps(1800, 2)),
         }],
-        "chaosToolkit": parse(CHAOS_DOCKER_DEFAULT),
-        "misarchFailures": parse(MISARCH_GENERATED),
+        "chaosToolkit": parse_json(CHAOS_DOCKER_DEFAULT),
+        "misarchFailures": parse_json(MISARCH_GENERATED),
     });
     match value {
         Value::Object(map) => map,
@@ -71,7 +71,7 @@ pub(crate) fn sample() -> Map<String, Value> {
     }
 }
 
-pub(crate) fn parse(text: &str) -> Value {
+pub(crate) fn parse_json(text: &str) -> Value {
     serde_json::from_str(text).expect("sample JSON parses")
 }
 
