@@ -1,5 +1,5 @@
 //! The MiSArch run of a trial: eris plays the MiSArch Experiment Executor's part towards the real components
-//! (`reference/misarch-protocol.md` §2–§5), with the original's wire formats and without its defects (§8).
+//! (the Gatling executor, the Chaos Toolkit executor, the configurator), with the original's wire formats and without its defects.
 //!
 //! Phases, each recorded with timestamps and logs in the trial record's `misarch` section:
 //! 1. **pre-flight**: every component the experiment needs is configured and healthy; the configurator knows every
@@ -774,15 +774,8 @@ where
             row.and_then(|row| row.metrics)
                 .ok_or("the metrics are missing from the trial")
                 .and_then(|text| from_text(&text).map_err(|_| "the stored metrics cannot be read"))?;
-        let mut goals: Vec<(Goal, GoalSource)> = self
-            .experiment()
-            .goals
-            .iter()
-            .map(|goal| {
-                let goal = Goal { metric: goal.metric.clone(), threshold: goal.threshold, color: goal.color.clone() };
-                (goal, GoalSource::User)
-            })
-            .collect();
+        let mut goals: Vec<(Goal, GoalSource)> =
+            self.experiment().goals.iter().map(|goal| (goal.clone(), GoalSource::User)).collect();
         let mut problems = Vec::new();
         if let Some(steady_state) = self.experiment().steady_state {
             let run = self.current_run().await?;

@@ -122,16 +122,8 @@ impl Executor {
                 return Ending { status: TrialStatus::Invalid, reason, record };
             }
         };
-        let misarch = match definition.misarch.as_ref().map(crate::misarch::definition::validate).transpose() {
-            Ok(misarch) => misarch,
-            Err(error) => {
-                // Validated when written; only a snapshot from an older, looser eris can get here.
-                let reason = format!("invalid MiSArch section at {}: {}", error.field, error.message);
-                let mut record = recorder.into_record();
-                record.log_result("ERROR", &format!("Trial Invalid. {reason}"));
-                return Ending { status: TrialStatus::Invalid, reason, record };
-            }
-        };
+        // Read into its type and checked when the experiment was written: the run uses it as stored.
+        let misarch = definition.misarch.clone();
         let [pre_steps, steps, post_steps] = phases;
         let running = self.with_cancel(stop.token());
         let misarch_trial = misarch.map(|experiment| misarch::MisarchTrial {

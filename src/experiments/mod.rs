@@ -16,6 +16,7 @@ use crate::db::page::{Page, PageRequest};
 use crate::db::{self, Db, ExperimentRow, write_transaction};
 use crate::error::{Error, Result};
 use crate::json::{apply_patch, from_optional_text, from_text, to_text};
+use crate::misarch::definition::{DefinitionError, MisarchExperiment};
 use crate::redact;
 use crate::time;
 
@@ -35,8 +36,8 @@ pub struct Definition {
     pub pre_steps: Vec<Step>,
     pub steps: Vec<Step>,
     pub post_steps: Vec<Step>,
-    #[schema(value_type = Option<Object>)]
-    pub misarch: Option<JsonObject>,
+    /// Read into its type when the experiment is written (and checked then); a run uses it as stored.
+    pub misarch: Option<MisarchExperiment>,
     #[serde(default)]
     pub notify: Vec<NotifyTarget>,
 }
@@ -61,8 +62,7 @@ pub struct Experiment {
     /// Clean-up: runs once anything has started, whatever happened.
     pub post_steps: Vec<Step>,
     /// A MiSArch experiment (Gatling workload, failures, goals), or null.
-    #[schema(value_type = Option<Object>)]
-    pub misarch: Option<JsonObject>,
+    pub misarch: Option<MisarchExperiment>,
     /// Webhooks told about this experiment's trials, besides those of `ERIS_WEBHOOK_URLS`.
     pub notify: Vec<NotifyTarget>,
     pub created_by: String,
@@ -102,8 +102,10 @@ pub struct ExperimentInput {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub post_steps: Vec<Step>,
+    /// Kept as JSON until the definition is read, so that a mistake in it is reported as `invalid_misarch` with
+    /// the field's path.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<MisarchExperiment>)]
     pub misarch: Option<JsonObject>,
     /// Webhooks told about this experiment's trials: `[{"url": "https://…", "format": "json" | "slack"}]`.
     #[serde(default)]
@@ -126,14 +128,16 @@ pub struct ExperimentPatch {
     pub post_steps: Option<Vec<Step>>,
     /// An object sets the MiSArch experiment, `null` removes it.
     #[serde(default, deserialize_with = "crate::json::double_option")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<MisarchExperiment>)]
     pub misarch: Option<Option<JsonObject>>,
     pub notify: Option<Vec<NotifyTarget>>,
 }
 
-impl From<ExperimentInput> for Definition {
-    fn from(input: ExperimentInput) -> Self {
-        Self {
+impl TryFrom<ExperimentInput> for Definition {
+    type Error = Error;
+
+    fn try_from(input: ExperimentInput) -> Result<Self> {
+        Ok(Self {
             name: input.name,
             description: input.description,
             metadata: input.metadata,
@@ -141,18 +145,45 @@ impl From<ExperimentInput> for Definition {
             pre_steps: input.pre_steps,
             steps: input.steps,
             post_steps: input.post_steps,
-            misarch: input.misarch,
+            misarch: input.misarch.as_ref().map(parse_misarch).transpose()?,
             notify: input.notify,
-        }
+        })
     }
 }
 
 impl ExperimentPatch {
-    fn apply(self, definition: &mut Definition) {
-        apply_patch!(self => definition; ExperimentPatch {
+    fn apply(self, definition: &mut Definition) -> Result<()> {
+        let ExperimentPatch { name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify } =
+            self;
+        let misarch = misarch.map(|misarch| misarch.as_ref().map(parse_misarch).transpose()).transpose()?;
+        apply_patch!(Parsed { name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify }
+            => definition; Parsed {
             name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify,
         });
+        Ok(())
     }
+}
+
+/// An [`ExperimentPatch`] with its `misarch` read.
+struct Parsed {
+    name: Option<String>,
+    description: Option<String>,
+    metadata: Option<JsonObject>,
+    parameters: Option<JsonObject>,
+    pre_steps: Option<Vec<Step>>,
+    steps: Option<Vec<Step>>,
+    post_steps: Option<Vec<Step>>,
+    misarch: Option<Option<MisarchExperiment>>,
+    notify: Option<Vec<NotifyTarget>>,
+}
+
+/// Reads the `misarch` member of a request; its rules are checked with the rest of the definition.
+fn parse_misarch(misarch: &JsonObject) -> Result<MisarchExperiment> {
+    crate::misarch::definition::parse(misarch).map_err(invalid_misarch)
+}
+
+fn invalid_misarch(error: DefinitionError) -> Error {
+    Error::invalid("invalid_misarch", error.field.clone(), error.to_string())
 }
 
 impl Definition {
@@ -181,8 +212,7 @@ impl Definition {
         steps::validate_phase("post_steps", &self.post_steps)?;
         crate::webhooks::validate_targets("notify", &self.notify)?;
         if let Some(misarch) = &self.misarch {
-            crate::misarch::definition::validate(misarch)
-                .map_err(|e| Error::invalid("invalid_misarch", e.field.clone(), e.to_string()))?;
+            crate::misarch::definition::check(misarch).map_err(invalid_misarch)?;
         }
         Ok(())
     }
@@ -270,7 +300,7 @@ pub(crate) fn load_active(conn: &mut db::DbConnection, id: Uuid) -> Result<Exper
 
 /// Creates an experiment. A `*****` under a secret-looking key is refused: nothing is stored yet to keep.
 pub async fn create(db: &Db, input: ExperimentInput, actor: &str) -> Result<Experiment> {
-    let definition = redact::restored(Definition::from(input), None)?;
+    let definition = redact::restored(Definition::try_from(input)?, None)?;
     definition.validate()?;
     let now = time::to_db(time::now());
     let mut row = ExperimentRow {
@@ -321,8 +351,8 @@ pub async fn update(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
             let stored = row.definition()?;
             let mut definition = stored.clone();
             match change {
-                Change::Replace(input) => definition = input.into(),
-                Change::Merge(patch) => patch.apply(&mut definition),
+                Change::Replace(input) => definition = input.try_into()?,
+                Change::Merge(patch) => patch.apply(&mut definition)?,
             }
             let definition = redact::restored(definition, Some(&stored))?;
             definition.validate()?;

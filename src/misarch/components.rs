@@ -416,11 +416,11 @@ fn json_text(value: &impl Serialize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::misarch::definition::tests::{
-        ABORTED_BUY_WORK_FILE, CHAOS_DOCKER_DEFAULT, CHAOS_EMPTY, MISARCH_DOCS_EXAMPLE, USER_STEPS_CSV, encode, parse,
-        sample, with,
-    };
     use crate::misarch::definition::{MisarchExperiment, validate};
+    use crate::misarch::test_fixtures::{
+        ABORTED_BUY_WORK_FILE, CHAOS_DOCKER_DEFAULT, CHAOS_EMPTY, MISARCH_DOCS_EXAMPLE, USER_STEPS_CSV, encode,
+        parse_json, sample, with,
+    };
     use serde_json::{Value, json};
 
     const TEST_UUID: &str = "3f2b6c1e-8d4a-4c2e-9a71-0b5d2e6f4a10";
@@ -503,9 +503,9 @@ mod tests {
         );
         assert_eq!(request.content_type, Some("text/plain;charset=UTF-8"));
         let body: Value = serde_json::from_str(&request.body.expect("a body")).expect("JSON");
-        assert_eq!(body, parse(CHAOS_DOCKER_DEFAULT));
+        assert_eq!(body, parse_json(CHAOS_DOCKER_DEFAULT));
 
-        let empty = experiment_with("/chaosToolkit", parse(CHAOS_EMPTY));
+        let empty = experiment_with("/chaosToolkit", parse_json(CHAOS_EMPTY));
         assert_eq!(chaos_toolkit_start(&empty, TEST_UUID, "v1", Duration::from_secs(900)), None);
     }
 
@@ -571,7 +571,7 @@ mod tests {
         );
         assert!(requests.iter().all(|request| request.body.as_deref() == Some(r#"{"value":null}"#)));
         // The docs' reset entry (§7.2, second set) sends the same four calls.
-        let docs = experiment_with("/misarchFailures", parse(MISARCH_DOCS_EXAMPLE));
+        let docs = experiment_with("/misarchFailures", parse_json(MISARCH_DOCS_EXAMPLE));
         assert_eq!(set_failure_variables(&docs.misarch_failures[1].failures[0]), requests);
         // An unvalidated name cannot escape its path segment.
         assert_eq!(
@@ -597,7 +597,7 @@ mod tests {
         assert_eq!(timeline[1].description, "failure set 2 of 2 at T0+900 s: catalog reset");
 
         // The docs example: failure at T0+10 s, reset at T0+15 s.
-        let docs = failure_timeline(&experiment_with("/misarchFailures", parse(MISARCH_DOCS_EXAMPLE)));
+        let docs = failure_timeline(&experiment_with("/misarchFailures", parse_json(MISARCH_DOCS_EXAMPLE)));
         assert_eq!(docs.iter().map(|action| action.at.as_secs()).collect::<Vec<_>>(), [10, 15]);
     }
 
@@ -622,7 +622,7 @@ mod tests {
         assert_eq!(expected_barrier_clients(&full), ["gatling", "chaostoolkit"]);
         assert_eq!(required_components(&full), [Component::Gatling, Component::ChaosToolkit, Component::Configurator]);
 
-        let map = with(sample(), "/chaosToolkit", parse(CHAOS_EMPTY));
+        let map = with(sample(), "/chaosToolkit", parse_json(CHAOS_EMPTY));
         let bare = validate(&with(map, "/misarchFailures", json!([]))).expect("valid");
         assert_eq!(expected_barrier_clients(&bare), ["gatling"]);
         assert_eq!(required_components(&bare), [Component::Gatling]);

@@ -1,7 +1,7 @@
-//! Where a finished trial's results go besides the trial record: InfluxDB (the Gatling figures and series, protocol
-//! §2.9) and a Grafana dashboard over them (§2.12), as pure descriptors: no HTTP client lives here.
+//! Where a finished trial's results go besides the trial record: InfluxDB (the Gatling figures and series, under the
+//! original executor's gauge names) and a Grafana dashboard over them, as pure descriptors: no HTTP client lives here.
 //!
-//! Where eris departs from the original executor (§8 items 6 and 7), and why:
+//! Where eris departs from the original executor's export, and why:
 //! - One write request per trial ([`influx_lines`] + [`influx_write_request`]), not one HTTP request per gauge.
 //! - Every line carries the tag `trial=<trial id>` besides the original's `testUUID`/`testVersion` (which eris
 //!   derives from the trial id, [`test_identity`]), so runs never share series.
@@ -16,7 +16,7 @@
 //!   the configured public base and the run's times (the original hard-coded the host).
 //!
 //! The dashboard is self-contained (no template file, no cAdvisor/Prometheus panels, no run comparison): the
-//! response-time figures and shares as stat panels titled with the goal labels of §2.10 (each goal drawn as a
+//! response-time figures and shares as stat panels titled with the goal metric labels (each goal drawn as a
 //! threshold in its colour on its panel), a per-request table, and time series of requests and responses per second
 //! (all/OK/KO), errors per second and active users per scenario.
 
@@ -26,44 +26,13 @@ use uuid::Uuid;
 
 use super::components::{ComponentRequest, test_identity};
 use super::gatling::{Counter, GatlingMetrics, RequestStats};
-use super::goals::{Bound, EvaluatedGoal};
+use super::goals::{Bound, EvaluatedGoal, GoalMetric};
 
 /// A Grafana dashboard uid unique per trial and within Grafana's 40 characters (derive from the trial id):
 /// `eris-` and the trial id's 32 hex digits, 37 characters of `[a-z0-9-]`.
 pub fn dashboard_uid(trial_id: Uuid) -> String {
     format!("eris-{}", trial_id.simple())
 }
-
-/// The measurement of each goal label of §2.10 (the all-requests gauges of §2.9), and the panel unit.
-const GOAL_PANELS: [(&str, &str, &str); 27] = [
-    ("percentage reqs with resp. time t < 800 ms", "group1Percentage", "percent"),
-    ("percentage reqs with resp. time 800 ms < t < 1200 ms", "group2Percentage", "percent"),
-    ("percentage reqs with resp. time t > 1200 ms", "group3Percentage", "percent"),
-    ("percentage failed requests", "group4Percentage", "percent"),
-    ("percentage mean requests/sec ok", "percentageMeanNumberOfRequestsPerSecondOk", "percent"),
-    ("percentage mean requests/sec ko", "percentageMeanNumberOfRequestsPerSecondKo", "percent"),
-    ("min response time", "minResponseTime", "ms"),
-    ("mean response time", "meanResponseTime", "ms"),
-    ("max response time", "maxResponseTime", "ms"),
-    ("min response time ok", "minResponseTimeOk", "ms"),
-    ("mean response time ok", "meanResponseTimeOk", "ms"),
-    ("max response time ok", "maxResponseTimeOk", "ms"),
-    ("min response time ko", "minResponseTimeKo", "ms"),
-    ("mean response time ko", "meanResponseTimeKo", "ms"),
-    ("max response time ko", "maxResponseTimeKo", "ms"),
-    ("50th percentile response time", "percentiles1", "ms"),
-    ("75th percentile response time", "percentiles2", "ms"),
-    ("95th percentile response time", "percentiles3", "ms"),
-    ("99th percentile response time", "percentiles4", "ms"),
-    ("50th percentile response time ok", "percentiles1Ok", "ms"),
-    ("75th percentile response time ok", "percentiles2Ok", "ms"),
-    ("95th percentile response time ok", "percentiles3Ok", "ms"),
-    ("99th percentile response time ok", "percentiles4Ok", "ms"),
-    ("50th percentile response time ko", "percentiles1Ko", "ms"),
-    ("75th percentile response time ko", "percentiles2Ko", "ms"),
-    ("95th percentile response time ko", "percentiles3Ko", "ms"),
-    ("99th percentile response time ko", "percentiles4Ko", "ms"),
-];
 
 /// The figures of the per-request table, in column order.
 const TABLE_STATS: [&str; 9] = [
@@ -82,8 +51,7 @@ const TABLE_STATS: [&str; 9] = [
 /// the InfluxDB data source `influx_datasource_uid`, bucket `bucket`, filtered on `trial == <trial id>`. The time
 /// series follow the dashboard's time range, which [`dashboard_url`] sets to the run's; [`set_time_range`] sets it as
 /// the default too. The stat panels and the table read the trial's statistics whatever the range (they are written
-/// once, at completion, and the trial tag makes them unambiguous). Goals whose metric is not a known label get no
-/// panel.
+/// once, at completion, and the trial tag makes them unambiguous).
 pub fn dashboard(
     trial_id: Uuid,
     title: &str,
@@ -136,23 +104,27 @@ pub fn dashboard(
     }
     y += 16;
 
-    // Stat panels, one per goal label, titled with it (as the original's template), each goal a threshold.
-    for (index, (label, measurement, unit)) in GOAL_PANELS.iter().enumerate() {
+    // Stat panels, one per goal metric, titled with its label (as the original's template), each goal a threshold.
+    for (index, metric) in GoalMetric::ALL.into_iter().enumerate() {
+        let measurement = metric.measurement();
         let query = format!(
             "{from_bucket}\n  |> range(start: 0)\n  |> filter(fn: (r) => r._measurement == \"{measurement}\" and \
              r.trial == {trial})\n  |> last()\n  |> keep(columns: [\"_time\", \"_value\"])"
         );
         let panel = json!({
             "type": "stat",
-            "title": label,
-            "fieldConfig": {"defaults": {"unit": unit, "thresholds": thresholds(label, goals)}, "overrides": []},
+            "title": metric.label(),
+            "fieldConfig": {
+                "defaults": {"unit": metric.grafana_unit(), "thresholds": thresholds(metric, goals)},
+                "overrides": []
+            },
             "options": {"colorMode": "background", "graphMode": "none", "reduceOptions": {"calcs": ["lastNotNull"]}},
             "targets": [{"refId": "A", "query": query}],
         });
         let index = index as u32;
         push(&mut panels, panel, ((index % 4) * 6, y + (index / 4) * 4, 6, 4));
     }
-    y += GOAL_PANELS.len().div_ceil(4) as u32 * 4;
+    y += GoalMetric::ALL.len().div_ceil(4) as u32 * 4;
 
     // Per request: the response time figures as a table.
     let stats_set = TABLE_STATS.iter().map(|stat| format!("\"{stat}\"")).collect::<Vec<_>>().join(", ");
@@ -196,12 +168,12 @@ pub fn set_time_range(dashboard: &mut Value, from: DateTime<Utc>, to: DateTime<U
     });
 }
 
-/// Grafana threshold steps (ascending) for the goals on `label`. An upper-bound goal colours values from its
+/// Grafana threshold steps (ascending) for the goals on `metric`. An upper-bound goal colours values from its
 /// threshold up in its colour; a lower-bound goal colours values below its threshold in its colour (the base step)
 /// and values from the threshold up green.
-fn thresholds(label: &str, goals: &[EvaluatedGoal]) -> Value {
+fn thresholds(metric: GoalMetric, goals: &[EvaluatedGoal]) -> Value {
     let mut on_label: Vec<&EvaluatedGoal> =
-        goals.iter().filter(|goal| goal.metric == label && goal.threshold.is_finite()).collect();
+        goals.iter().filter(|goal| goal.metric == metric && goal.threshold.is_finite()).collect();
     on_label.sort_by(|a, b| a.threshold.total_cmp(&b.threshold));
     let base = on_label.iter().find(|goal| goal.bound == Bound::Lower).map_or("green", |goal| goal.color.as_str());
     let mut steps = vec![json!({"color": base, "value": null})];
@@ -248,7 +220,7 @@ pub fn dashboard_url(public_base: &str, uid: &str, from: DateTime<Utc>, to: Date
 
 /// InfluxDB line protocol for a whole trial in one body (one write request): field `value` (float) throughout,
 /// timestamps in ms, tags sorted by key and always ending in `testUUID`, `testVersion`, `trial`.
-/// - The all-requests gauges of §2.9 (`meanResponseTime`, `meanResponseTimeOk`, …, `group4Percentage`) at
+/// - The original executor's all-requests gauges (`meanResponseTime`, `meanResponseTimeOk`, …, `group4Percentage`) at
 ///   `completed_at`.
 /// - The same per entry of `metrics.requests` (requests and groups), measurement `<gauge>_<req>` as the original
 ///   names them, plus the tag `request=<Gatling path>`, at `completed_at`.
@@ -312,7 +284,7 @@ fn request_suffix(path_formatted: &str) -> &str {
     head.strip_prefix("req_").unwrap_or(head)
 }
 
-/// The gauges of §2.9 for one stats entry, in the original's order; `None` where Gatling had no value.
+/// The original executor's gauges for one stats entry, in the original's order; `None` where Gatling had no value.
 fn gauges(stats: &RequestStats) -> Vec<(String, Option<f64>)> {
     let mut gauges = Vec::with_capacity(37);
     let flavored = [
@@ -387,16 +359,16 @@ pub fn influx_write_request(org: &str, bucket: &str, lines: String) -> Component
 #[cfg(test)]
 mod tests {
     use super::super::gatling::tests::real_metrics;
-    use super::super::goals::{GoalSource, known_metrics};
+    use super::super::goals::GoalSource;
     use super::*;
 
     fn trial() -> Uuid {
         Uuid::parse_str("3f2b6c1e-8d4a-4c2e-9a71-0b5d2e6f4a10").unwrap()
     }
 
-    fn goal(metric: &str, threshold: f64, color: &str, bound: Bound) -> EvaluatedGoal {
+    fn goal(label: &str, threshold: f64, color: &str, bound: Bound) -> EvaluatedGoal {
         EvaluatedGoal {
-            metric: metric.into(),
+            metric: GoalMetric::from_label(label).expect("a known label"),
             threshold,
             color: color.into(),
             source: GoalSource::User,
@@ -510,9 +482,16 @@ mod tests {
     }
 
     #[test]
-    fn every_goal_label_has_a_panel() {
-        let labels: Vec<&str> = GOAL_PANELS.iter().map(|(label, ..)| *label).collect();
-        assert_eq!(labels, known_metrics());
+    fn every_goal_metric_has_a_panel_on_its_measurement_in_its_unit() {
+        let board = dashboard(trial(), "Trial 42", &[], "influxdb_uid", "gatling");
+        let stats: Vec<&Value> = board["panels"].as_array().unwrap().iter().filter(|p| p["type"] == "stat").collect();
+        assert_eq!(stats.len(), GoalMetric::ALL.len());
+        for (panel, metric) in stats.into_iter().zip(GoalMetric::ALL) {
+            assert_eq!(panel["title"], metric.label());
+            assert_eq!(panel["fieldConfig"]["defaults"]["unit"], if metric.is_percentage() { "percent" } else { "ms" });
+            let query = panel["targets"][0]["query"].as_str().unwrap();
+            assert!(query.contains(&format!("r._measurement == \"{}\"", metric.measurement())), "{query}");
+        }
     }
 
     #[test]
@@ -521,7 +500,6 @@ mod tests {
             goal("max response time", 2000.0, "red", Bound::Upper),
             goal("max response time", 1000.0, "yellow", Bound::Upper),
             goal("percentage reqs with resp. time t < 800 ms", 95.0, "purple", Bound::Lower),
-            goal("no such metric", 1.0, "blue", Bound::Upper),
         ];
         let board = dashboard(trial(), "Trial 42", &goals, "influxdb_uid", "gat\"ling");
         assert_eq!(board["uid"], dashboard_uid(trial()));
@@ -532,8 +510,8 @@ mod tests {
             assert!(titles.contains(&title), "{title} missing in {titles:?}");
         }
         assert!(titles.contains(&"response times per request"));
-        for label in known_metrics() {
-            assert!(titles.contains(label), "{label}");
+        for metric in GoalMetric::ALL {
+            assert!(titles.contains(&metric.label()), "{metric}");
         }
         let ids: std::collections::HashSet<_> = panels.iter().map(|p| p["id"].as_i64().unwrap()).collect();
         assert_eq!(ids.len(), panels.len());

@@ -10,6 +10,9 @@ pub mod components;
 pub mod definition;
 pub mod export;
 pub mod gatling;
+pub mod goal_metric;
 pub mod goals;
 pub mod report;
 pub mod settings;
+#[cfg(test)]
+pub(crate) mod test_fixtures;

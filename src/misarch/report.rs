@@ -88,7 +88,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
             .goals
             .iter()
             .map(|goal| OriginalGoal {
-                metric: goal.metric.clone(),
+                metric: goal.metric.label().to_owned(),
                 threshold: number_text(goal.threshold),
                 color: goal.color.clone(),
             })
@@ -97,7 +97,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
             .violations
             .iter()
             .map(|violation| OriginalViolation {
-                metric_name: violation.metric.clone(),
+                metric_name: violation.metric.label().to_owned(),
                 threshold: number_text(violation.threshold),
                 // The original printed a Kotlin Float: always with a fraction (`3646.0`).
                 actual_value: violation.actual.map_or_else(|| "null".to_owned(), float_text),
@@ -235,16 +235,19 @@ pub fn with_status(report: &Value, status: &str, reason: Option<&str>) -> Value 
 #[cfg(test)]
 mod tests {
     use super::super::gatling::tests::real_metrics;
-    use super::super::goals::{Goal, evaluate};
+    use super::super::goals::{Goal, GoalMetric, evaluate};
     use super::*;
 
     fn report() -> Report {
         let metrics = real_metrics();
         let goals = vec![
-            (Goal { metric: "max response time".into(), threshold: 2000.0, color: "red".into() }, GoalSource::User),
-            (Goal { metric: "mean response time".into(), threshold: 1000.0, color: "yellow".into() }, GoalSource::User),
+            (Goal { metric: GoalMetric::MaxResponseTime, threshold: 2000.0, color: "red".into() }, GoalSource::User),
             (
-                Goal { metric: "mean response time ko".into(), threshold: 5.0, color: "red".into() },
+                Goal { metric: GoalMetric::MeanResponseTime, threshold: 1000.0, color: "yellow".into() },
+                GoalSource::User,
+            ),
+            (
+                Goal { metric: GoalMetric::MeanResponseTimeKo, threshold: 5.0, color: "red".into() },
                 GoalSource::SteadyState,
             ),
         ];
@@ -252,7 +255,7 @@ mod tests {
         // As for a run without failed requests, where Gatling writes "-" for the KO figures.
         evaluated[2].actual = None;
         evaluated[2].violated = false;
-        violations.retain(|violation| violation.metric != "mean response time ko");
+        violations.retain(|violation| violation.metric != GoalMetric::MeanResponseTimeKo);
         let started = DateTime::from_timestamp_millis(1_752_755_877_123).unwrap();
         build(ReportInput {
             trial: Uuid::nil(),
