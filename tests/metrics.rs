@@ -57,6 +57,9 @@ async fn metrics_move_as_trials_run_schedules_fire_and_requests_come() {
         for trial in list.as_array().unwrap() {
             app.wait_for_end(trial["id"].as_str().unwrap()).await;
         }
+        // The worker stops before the schedule fires, so the fired trial stays queued.
+        shutdown.cancel();
+        worker.await.unwrap();
         // A schedule fires.
         let schedule = app
             .post(&format!("/api/v1/experiment/{experiment}/schedule"), &json!({"recurrence_pattern": "@daily"}))
@@ -68,8 +71,6 @@ async fn metrics_move_as_trials_run_schedules_fire_and_requests_come() {
         scheduler.fire(id, due).await.unwrap();
         // A request on a route with a path parameter, to see its label.
         app.get(&format!("/api/v1/experiment/{experiment}")).await.expect_status(StatusCode::OK);
-        shutdown.cancel();
-        worker.await.unwrap();
 
         let after = scrape(&app).await;
         let finished = r#"eris_trials_finished_total{status="Succeeded"}"#;

@@ -3,6 +3,7 @@
 //! trial, served by `GET /api/v1/trial/{id}/report`.
 
 use chrono::{DateTime, Utc};
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -126,47 +127,25 @@ fn float_text(value: f64) -> String {
 /// JUnit XML: one test suite for the trial, one test case per goal (failed when violated, skipped when Gatling had
 /// no value for its metric). `status` and `reason` are the trial's, as properties.
 pub fn junit(report: &Report, status: &str, reason: Option<&str>) -> String {
-    let failures = report.goal_results.iter().filter(|goal| goal.violated).count();
-    let skipped = report.goal_results.iter().filter(|goal| goal.actual.is_none()).count();
-    let tests = report.goal_results.len();
-    let seconds = match (report.start_time.parse::<i64>(), report.end_time.parse::<i64>()) {
-        (Ok(start), Ok(end)) if end >= start => (end - start) as f64 / 1000.0,
-        _ => 0.0,
+    let duration = match (report.start_time.parse::<i64>(), report.end_time.parse::<i64>()) {
+        (Ok(start), Ok(end)) if end >= start => std::time::Duration::from_millis((end - start) as u64),
+        _ => std::time::Duration::ZERO,
     };
-    let timestamp = report
-        .start_time
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_millis)
-        .map(|start| start.format("%Y-%m-%dT%H:%M:%S").to_string())
-        .unwrap_or_default();
-    let suite = format!("{} (trial {})", report.experiment_name, report.trial);
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    xml.push_str(&format!(
-        "<testsuites name=\"eris\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{seconds:.3}\">\n"
-    ));
-    xml.push_str(&format!(
-        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" \
-         timestamp=\"{timestamp}\" time=\"{seconds:.3}\">\n",
-        escape(&suite)
-    ));
-    xml.push_str("    <properties>\n");
-    let mut properties = vec![
-        ("trial", report.trial.to_string()),
-        ("experiment", report.experiment.to_string()),
-        ("revision", report.revision.to_string()),
-        ("status", status.to_owned()),
-    ];
+    let mut suite = TestSuite::new(format!("{} (trial {})", report.experiment_name, report.trial));
+    if let Some(start) = report.start_time.parse::<i64>().ok().and_then(DateTime::from_timestamp_millis) {
+        suite.set_timestamp(start);
+    }
+    suite.set_time(duration);
+    suite.add_property(("trial", report.trial.to_string().as_str()));
+    suite.add_property(("experiment", report.experiment.to_string().as_str()));
+    suite.add_property(("revision", report.revision.to_string().as_str()));
+    suite.add_property(("status", status));
     if let Some(reason) = reason {
-        properties.push(("status_reason", reason.to_owned()));
+        suite.add_property(("status_reason", reason));
     }
     if let Some(url) = &report.grafana_url {
-        properties.push(("grafana_url", url.clone()));
+        suite.add_property(("grafana_url", url.as_str()));
     }
-    for (name, value) in properties {
-        xml.push_str(&format!("      <property name=\"{name}\" value=\"{}\"/>\n", escape(&value)));
-    }
-    xml.push_str("    </properties>\n");
     for goal in &report.goal_results {
         let relation = match goal.bound {
             Bound::Upper => "<=",
@@ -176,50 +155,33 @@ pub fn junit(report: &Report, status: &str, reason: Option<&str>) -> String {
             GoalSource::User => "user",
             GoalSource::SteadyState => "steady_state",
         };
-        let name = format!("{} {relation} {}", goal.metric, number_text(goal.threshold));
-        xml.push_str(&format!("    <testcase classname=\"eris.goals.{source}\" name=\"{}\" time=\"0\"", escape(&name)));
-        match goal.actual {
-            None => xml.push_str(&format!(
-                ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                escape(&format!("Gatling had no value for '{}'", goal.metric))
-            )),
+        let status = match goal.actual {
+            None => {
+                let mut skipped = TestCaseStatus::skipped();
+                skipped.set_message(format!("Gatling had no value for '{}'", goal.metric));
+                skipped
+            }
             Some(actual) if goal.violated => {
-                let message = format!(
+                let mut failure = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                failure.set_type("goal_violated").set_message(format!(
                     "{} was {}, {} the threshold {}",
                     goal.metric,
                     number_text(actual),
                     if goal.bound == Bound::Upper { "above" } else { "below" },
                     number_text(goal.threshold)
-                );
-                xml.push_str(&format!(
-                    ">\n      <failure type=\"goal_violated\" message=\"{}\"/>\n    </testcase>\n",
-                    escape(&message)
                 ));
+                failure
             }
-            Some(_) => xml.push_str("/>\n"),
-        }
+            Some(_) => TestCaseStatus::success(),
+        };
+        let mut case = TestCase::new(format!("{} {relation} {}", goal.metric, number_text(goal.threshold)), status);
+        case.set_classname(format!("eris.goals.{source}")).set_time(std::time::Duration::ZERO);
+        suite.add_test_case(case);
     }
-    xml.push_str("  </testsuite>\n</testsuites>\n");
-    xml
-}
-
-/// Escapes text for an XML attribute; characters XML 1.0 cannot hold are dropped.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&apos;"),
-            '\n' => escaped.push_str("&#10;"),
-            '\t' | '\r' => escaped.push(' '),
-            c if (c as u32) < 0x20 => {}
-            c => escaped.push(c),
-        }
-    }
-    escaped
+    let mut junit = quick_junit::Report::new("eris");
+    junit.set_time(duration).add_test_suite(suite);
+    // Serializing into memory fails only on an I/O error, which a String cannot have.
+    junit.to_string().expect("JUnit XML is written to a string")
 }
 
 /// The report as `GET /trial/{id}/report` answers it: the stored report with the trial's current status.
@@ -301,6 +263,9 @@ mod tests {
         assert!(xml.contains("name=\"max response time &lt;= 2000\""), "{xml}");
         assert!(xml.contains("nightly &lt;buy&gt; &amp; &quot;abort&quot;"), "{xml}");
         assert!(xml.contains("<property name=\"status\" value=\"Failed\"/>"), "{xml}");
+        // Characters XML 1.0 cannot hold are dropped, so the document stays well-formed.
+        let odd = junit(&report, "Failed", Some("bell \u{7} and escape \u{1b}[31m"));
+        assert!(!odd.contains('\u{7}') && !odd.contains('\u{1b}') && odd.contains("bell  and escape "), "{odd}");
         // A goal Gatling had no value for cannot be checked, and says so.
         assert!(
             xml.contains("<skipped message=\"Gatling had no value for &apos;mean response time ko&apos;\"/>"),
