@@ -1,8 +1,36 @@
 //! eris: a daemon that keeps a catalogue of chaos experiments, runs them on cron schedules one trial at a time,
 //! and keeps the record of every trial for audit.
 //!
-//! Where things are: [`api`] (HTTP, thin), [`experiments`], [`schedules`] and [`trials`] (the rules, no HTTP),
-//! [`db`] (every query, for PostgreSQL and SQLite), [`cron`] (patterns and time zones), [`config`] (settings).
+//! Where things are, one line a module. Scheduling has three: [`cron`] is the recurrence rule, [`schedules`] the
+//! resource the API changes, [`scheduler`] the loop that fires it; the [`worker`] then runs each trial through the
+//! [`executor`].
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`api`] | the HTTP API: thin handlers, the router, its OpenAPI document, the guard and the scope each route declares |
+//! | [`audit`] | the append-only audit log of every change asked of the API |
+//! | [`auth`] | who is asking and what they may do: API tokens, JWTs, scopes, `ERIS_AUTH` |
+//! | [`config`] | the settings of `eris serve`, checked at start-up |
+//! | [`cron`] | the recurrence rule: cron patterns and time zones, and the instants a schedule fires at |
+//! | [`db`] | the database: every query, written once for PostgreSQL and SQLite |
+//! | [`error`] | the one error type of the rules and the storage (no HTTP) |
+//! | [`executor`] | runs one trial: its steps (templates, actions, expectations), the MiSArch run, the trial record |
+//! | [`experiments`] | the experiment resource: its rules and its steps, no HTTP |
+//! | [`http_client`] | the one HTTP client configuration every outgoing request uses |
+//! | `json` | JSON stored in text columns |
+//! | [`misarch`] | the MiSArch formats and components: definitions, goals, the Gatling report, exports, callbacks |
+//! | [`process`] | this process's identity, as leases and claims record it |
+//! | [`redact`] | secrets never shown: masking in responses, records and logs |
+//! | [`scheduler`] | the loop that turns due schedules into queued trials |
+//! | [`schedules`] | the schedule resource: when an experiment runs by itself, its write-time rules |
+//! | [`setting_parsers`] | how a setting's text becomes a typed value, with errors that name the variable |
+//! | [`telemetry`] | Prometheus metrics (`GET /metrics`) |
+//! | [`time`] | timestamps as eris stores them (UTC, microseconds) |
+//! | [`trial_status`] | the trial statuses, with Kallisti's names |
+//! | [`trials`] | the trial resource: runs of an experiment, queued, stopped and kept for audit |
+//! | [`wakeups`] | how the API, the scheduler and the worker wake each other |
+//! | [`webhooks`] | webhooks on trial events: what they say, how they are signed and delivered |
+//! | [`worker`] | the single sequential worker: the lease, claiming, heartbeats, recovery |
 
 pub mod api;
 pub mod audit;

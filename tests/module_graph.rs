@@ -184,3 +184,22 @@ fn the_cycle_finder_finds_cycles() {
             .collect();
     assert_eq!(cycles(&graph), vec![vec!["a".to_owned(), "b".to_owned(), "c".to_owned()]]);
 }
+
+/// Every top-level module is on the map a newcomer reads: a line of its own in the table of `src/lib.rs` and in the
+/// README's "Where things are".
+#[test]
+fn every_module_is_on_the_map() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let declared = Regex::new(r"(?m)^(?:pub )?mod (\w+);").unwrap();
+    let modules: Vec<&str> = declared.captures_iter(&lib).map(|c| c.get(1).unwrap().as_str()).collect();
+    assert!(modules.len() > 20, "modules of src/lib.rs: {modules:?}");
+    for module in modules {
+        let on_lib_map = lib.contains(&format!("//! | [`{module}`] |")) || lib.contains(&format!("//! | `{module}` |"));
+        assert!(on_lib_map, "src/lib.rs's map has no line for the module {module}");
+        let file =
+            if root.join("src").join(module).is_dir() { format!("src/{module}/") } else { format!("src/{module}.rs") };
+        assert!(readme.contains(&format!("| `{file}` |")), "README.md's map has no line for {file}");
+    }
+}
