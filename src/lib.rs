@@ -21,6 +21,7 @@ pub mod redact;
 pub mod scheduler;
 pub mod schedules;
 pub mod telemetry;
+pub mod template;
 pub mod time;
 pub mod trial_status;
 pub mod trials;

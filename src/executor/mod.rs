@@ -17,7 +17,6 @@ pub mod actions;
 pub mod expect;
 pub mod misarch;
 pub mod record;
-pub mod template;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -28,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::experiments::{Definition, Step};
 use crate::redact;
+use crate::template;
 use crate::trial_status::TrialStatus;
 use actions::{ActionContext, ActionError};
 use record::{Phase, Recorder, StepOutcome, StepRecord, TrialRecord, log_line, step_name};

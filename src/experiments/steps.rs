@@ -9,6 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::{Error, Result};
+use crate::template;
 
 pub type JsonObject = serde_json::Map<String, Value>;
 
@@ -88,7 +89,7 @@ pub fn known_actions() -> Vec<&'static str> {
 
 /// A value that will be rendered from the trial's parameters when it runs.
 fn is_template(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| s.contains("{{"))
+    value.as_str().is_some_and(template::is_template)
 }
 
 /// Validates the steps of one phase (`pre_steps`, `steps` or `post_steps`).
