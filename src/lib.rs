@@ -12,6 +12,7 @@ pub mod cron;
 pub mod db;
 pub mod error;
 pub mod executor;
+pub mod expectation;
 pub mod experiments;
 pub mod http_client;
 mod json;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::{Error, Result};
+use crate::expectation::{self, Expectation, ExpectationError, Operator};
 use crate::template;
 
 pub type JsonObject = serde_json::Map<String, Value>;
@@ -76,7 +77,6 @@ const ACTIONS: &[(&str, &[Argument])] = &[
     ("cm.wait", &[required("time_in_seconds", Kind::Number)]),
 ];
 
-pub const OPERATORS: &[&str] = &["eq", "ne", "lt", "le", "gt", "ge", "regex"];
 const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 pub const MAX_STEPS_PER_PHASE: usize = 100;
 /// One day: a longer wait is more likely a unit mistake (milliseconds) than intended.
@@ -196,43 +196,21 @@ fn check_range(field: &str, value: Option<f64>, max: f64, zero_allowed: bool) ->
     Ok(())
 }
 
-fn validate_expectation(field: &str, expectation: &JsonObject) -> Result<()> {
-    let operator = expectation.get("operator").and_then(Value::as_str).ok_or_else(|| {
-        Error::invalid(
-            "invalid_expectation",
-            format!("{field}.operator"),
-            format!("an expectation needs an 'operator', one of {}", OPERATORS.join(", ")),
-        )
+fn validate_expectation(field: &str, entry: &JsonObject) -> Result<()> {
+    let expectation = Expectation::parse(entry).map_err(|error| {
+        let at = match error {
+            ExpectationError::NoOperator | ExpectationError::UnknownOperator(_) => format!("{field}.operator"),
+            ExpectationError::PathCount(_) => field.to_owned(),
+        };
+        Error::invalid("invalid_expectation", at, error.to_string())
     })?;
-    if !OPERATORS.contains(&operator) {
-        return Err(Error::invalid(
-            "invalid_expectation",
-            format!("{field}.operator"),
-            format!("unknown operator '{operator}'; use one of {}", OPERATORS.join(", ")),
-        ));
-    }
-    let targets: Vec<_> = expectation.iter().filter(|(key, _)| key.as_str() != "operator").collect();
-    let [(path, expected)] = targets.as_slice() else {
-        return Err(Error::invalid(
-            "invalid_expectation",
-            field,
-            "an expectation names exactly one result path besides 'operator', e.g. {\"operator\": \"eq\", \"status_code\": 200}",
-        ));
-    };
+    let path = &expectation.path;
     if path.trim().is_empty() {
         return Err(Error::invalid("invalid_expectation", field, "the result path must not be empty"));
     }
-    if operator == "regex" && !is_template(expected) {
-        let pattern = expected.as_str().ok_or_else(|| {
-            Error::invalid(
-                "invalid_expectation",
-                format!("{field}.{path}"),
-                "a regex expectation needs a string pattern",
-            )
-        })?;
-        regex::Regex::new(pattern).map_err(|e| {
-            Error::invalid("invalid_expectation", format!("{field}.{path}"), format!("invalid regular expression: {e}"))
-        })?;
+    if expectation.operator == Operator::Regex && !is_template(&expectation.expected) {
+        expectation::pattern(&expectation.expected)
+            .map_err(|error| Error::invalid("invalid_expectation", format!("{field}.{path}"), error.to_string()))?;
     }
     Ok(())
 }
