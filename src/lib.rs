@@ -4,6 +4,7 @@
 //! Where things are: [`api`] (HTTP, thin), [`experiments`], [`schedules`] and [`trials`] (the rules, no HTTP),
 //! [`db`] (every query, for PostgreSQL and SQLite), [`cron`] (patterns and time zones), [`config`] (settings).
 
+pub mod actions;
 pub mod api;
 pub mod audit;
 pub mod auth;
