@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 use url::Url;
 
 use components::{FakeChaosToolkit, FakeConfigurator, FakeGatling, FakeGrafana, FakeInflux, GatlingBehaviour};
+use eris::actions::ActionContext;
 use eris::api::{self, AppState};
 use eris::db::{self, Db, PoolOptions};
 use eris::executor::Executor;
-use eris::executor::actions::ActionContext;
 use eris::executor::misarch::MisarchRuntime;
 use eris::experiments::{self, ExperimentInput};
 use eris::misarch::gatling;

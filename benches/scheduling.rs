@@ -10,11 +10,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use eris::actions::ActionContext;
 use eris::db::page::PageRequest;
 use eris::db::trials::TrialFilter;
 use eris::db::{self, Db, PoolOptions, ScheduleRow};
 use eris::executor::Executor;
-use eris::executor::actions::ActionContext;
 use eris::experiments::{self, ExperimentInput};
 use eris::scheduler::{Scheduler, SchedulerConfig};
 use eris::schedules::{self, ScheduleInput};

@@ -7,6 +7,7 @@
 //!
 //! | module | what it is |
 //! |---|---|
+//! | [`actions`] | the action catalogue: each step action's typed arguments, checked when an experiment is written and run by the executor |
 //! | [`api`] | the HTTP API: thin handlers, the router, its OpenAPI document, the guard and the scope each route declares |
 //! | [`audit`] | the append-only audit log of every change asked of the API |
 //! | [`auth`] | who is asking and what they may do: API tokens, JWTs, scopes, `ERIS_AUTH` |
@@ -14,7 +15,8 @@
 //! | [`cron`] | the recurrence rule: cron patterns and time zones, and the instants a schedule fires at |
 //! | [`db`] | the database: every query, written once for PostgreSQL and SQLite |
 //! | [`error`] | the one error type of the rules and the storage (no HTTP) |
-//! | [`executor`] | runs one trial: its steps (templates, actions, expectations), the MiSArch run, the trial record |
+//! | [`executor`] | runs one trial: its steps (rendered, run, their expectations evaluated), the MiSArch run, the trial record |
+//! | [`expectation`] | an expectation's operator and path, for write-time checks and evaluation |
 //! | [`experiments`] | the experiment resource: its rules and its steps, no HTTP |
 //! | [`http_client`] | the one HTTP client configuration every outgoing request uses |
 //! | `json` | JSON stored in text columns |
@@ -25,6 +27,7 @@
 //! | [`schedules`] | the schedule resource: when an experiment runs by itself, its write-time rules |
 //! | [`setting_parsers`] | how a setting's text becomes a typed value, with errors that name the variable |
 //! | [`telemetry`] | Prometheus metrics (`GET /metrics`) |
+//! | [`template`] | `{{ parameter }}` templates and how they are rendered |
 //! | [`time`] | timestamps as eris stores them (UTC, microseconds) |
 //! | [`trial_status`] | the trial statuses, with Kallisti's names |
 //! | [`trials`] | the trial resource: runs of an experiment, queued, stopped and kept for audit |
@@ -32,6 +35,7 @@
 //! | [`webhooks`] | webhooks on trial events: what they say, how they are signed and delivered |
 //! | [`worker`] | the single sequential worker: the lease, claiming, heartbeats, recovery |
 
+pub mod actions;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -40,6 +44,7 @@ pub mod cron;
 pub mod db;
 pub mod error;
 pub mod executor;
+pub mod expectation;
 pub mod experiments;
 pub mod http_client;
 mod json;
@@ -50,6 +55,7 @@ pub mod scheduler;
 pub mod schedules;
 pub mod setting_parsers;
 pub mod telemetry;
+pub mod template;
 pub mod time;
 pub mod trial_status;
 pub mod trials;

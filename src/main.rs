@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio::net::TcpListener;
 
+use eris::actions::ActionContext;
 use eris::api::{self, AppState};
 use eris::config::{self, DatabaseArgs, ServeArgs};
 use eris::db::{self, Db, PoolOptions};
 use eris::executor::Executor;
-use eris::executor::actions::ActionContext;
 use eris::executor::misarch::MisarchRuntime;
 use eris::scheduler::{Scheduler, SchedulerConfig};
 use eris::wakeups::Wakeups;

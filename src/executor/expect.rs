@@ -1,4 +1,5 @@
-//! Expectations on a step's result: `{"operator": "eq|ne|lt|le|gt|ge|regex", "<path>": expected}`.
+//! Evaluating expectations ([`crate::expectation`], `{"operator": "eq|ne|lt|le|gt|ge|regex", "<path>": expected}`)
+//! on a step's result.
 //!
 //! Kallisti built a Python expression and `eval`ed it; here each operator is a plain comparison, and every problem
 //! (bad path, bad pattern, non-numeric ordering) becomes a failed outcome rather than an error or a panic.
@@ -14,10 +15,13 @@
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
+use crate::expectation::{self, Expectation, Operator, shown};
+
 pub type JsonObject = Map<String, Value>;
 
 /// One expectation's verdict, kept in the trial record and read back from it: `actual` is `None` when the path did
-/// not resolve or the expectation itself was malformed.
+/// not resolve or the expectation itself was malformed. `operator` is the text the expectation gave, so a malformed
+/// one is recorded as written.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     pub operator: String,
@@ -28,34 +32,37 @@ pub struct Outcome {
     pub message: String,
 }
 
-const OPERATORS: [&str; 7] = ["eq", "ne", "lt", "le", "gt", "ge", "regex"];
-
-/// Values in messages are cut to this many characters so a large body cannot flood a trial's log; `actual` keeps the
-/// whole value.
-const MESSAGE_VALUE_CHARS: usize = 200;
-
 /// Never panics and never errors: a malformed expectation is reported as a failed outcome, because the step's record
 /// should show what went wrong next to the expectations that did run.
-pub fn evaluate(expectation: &JsonObject, result: &Value) -> Outcome {
-    let operator = match expectation.get("operator") {
-        Some(Value::String(operator)) => operator.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
+pub fn evaluate(entry: &JsonObject, result: &Value) -> Outcome {
+    let expectation = match Expectation::parse(entry) {
+        Ok(expectation) => expectation,
+        Err(error) => return malformed(entry, &error),
     };
-    let paths: Vec<_> = expectation.iter().filter(|(key, _)| key.as_str() != "operator").collect();
-    let [(path, expected)] = paths.as_slice() else {
-        let path = paths.first().map(|(path, _)| path.to_string()).unwrap_or_default();
-        let message =
-            format!("invalid expectation: exactly one path besides 'operator' expected, found {}", paths.len());
-        return Outcome { operator, path, expected: Value::Null, actual: None, passed: false, message };
-    };
-    let (actual, verdict) = judge(&operator, path, expected, result);
+    let Expectation { operator, path, expected } = expectation;
+    let (actual, verdict) = judge(operator, &path, &expected, result);
     let (passed, message) = match verdict {
         Ok(message) => (true, message),
         Err(message) => (false, message),
     };
-    let (path, expected, actual) = (path.to_string(), (*expected).clone(), actual.cloned());
-    Outcome { operator, path, expected, actual, passed, message }
+    Outcome { operator: operator.name().to_owned(), path, expected, actual: actual.cloned(), passed, message }
+}
+
+/// The outcome of an expectation that is not one: as much of it as can be told, and why.
+fn malformed(entry: &JsonObject, error: &expectation::ExpectationError) -> Outcome {
+    let operator = match entry.get("operator") {
+        Some(Value::String(operator)) => operator.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let pairs: Vec<_> = entry.iter().filter(|(key, _)| key.as_str() != "operator").collect();
+    let path = pairs.first().map(|(path, _)| path.to_string()).unwrap_or_default();
+    let expected = match pairs.as_slice() {
+        [(_, expected)] => (*expected).clone(),
+        _ => Value::Null,
+    };
+    let message = format!("invalid expectation: {error}");
+    Outcome { operator, path, expected, actual: None, passed: false, message }
 }
 
 /// Every expectation is evaluated, not just up to the first failure, so a record shows the full picture.
@@ -66,11 +73,7 @@ pub fn evaluate_all(expectations: &[JsonObject], result: &Value) -> Vec<Outcome>
 /// The resolved value, if any, and the message: `Ok` when the expectation passed.
 type Verdict<'a> = (Option<&'a Value>, Result<String, String>);
 
-fn judge<'a>(operator: &str, path: &str, expected: &Value, result: &'a Value) -> Verdict<'a> {
-    if !OPERATORS.contains(&operator) {
-        let reason = format!("invalid expectation: operator must be one of {}, got '{operator}'", OPERATORS.join(", "));
-        return (None, Err(reason));
-    }
+fn judge<'a>(operator: Operator, path: &str, expected: &Value, result: &'a Value) -> Verdict<'a> {
     let segments = match parse_path(path) {
         Ok(segments) => segments,
         Err(reason) => return (None, Err(format!("invalid path '{path}': {reason}"))),
@@ -79,47 +82,35 @@ fn judge<'a>(operator: &str, path: &str, expected: &Value, result: &'a Value) ->
         return (None, Err(format!("{path} not found in the result")));
     };
     let verdict = match compare(operator, actual, expected) {
-        Ok(true) => Ok(format!("passed: {path} {operator} {}", show(expected))),
-        Ok(false) => Err(format!("{path}: expected {} ({operator}), got {}", show(expected), show(actual))),
+        Ok(true) => Ok(format!("passed: {path} {operator} {}", shown(expected))),
+        Ok(false) => Err(format!("{path}: expected {} ({operator}), got {}", shown(expected), shown(actual))),
         Err(reason) => Err(format!("{path}: {reason}")),
     };
     (Some(actual), verdict)
 }
 
-fn show(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(MESSAGE_VALUE_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
-    }
-}
-
 /// `Ok(passed)`, or `Err` when the operator cannot apply to these values at all.
-fn compare(operator: &str, actual: &Value, expected: &Value) -> Result<bool, String> {
+fn compare(operator: Operator, actual: &Value, expected: &Value) -> Result<bool, String> {
     let ordering = numeric_cmp(actual, expected);
     let ordered = |test: fn(Ordering) -> bool| match ordering {
         Some(ordering) => Ok(test(ordering)),
         // No lexicographic fallback: "10" lt "9" being true for strings would be a silent trap.
-        None => Err(format!("{operator} needs numbers on both sides, got {} and {}", show(actual), show(expected))),
+        None => Err(format!("{operator} needs numbers on both sides, got {} and {}", shown(actual), shown(expected))),
     };
     match operator {
-        "eq" => Ok(ordering.map_or_else(|| actual == expected, Ordering::is_eq)),
-        "ne" => Ok(ordering.map_or_else(|| actual != expected, Ordering::is_ne)),
-        "lt" => ordered(Ordering::is_lt),
-        "le" => ordered(Ordering::is_le),
-        "gt" => ordered(Ordering::is_gt),
-        "ge" => ordered(Ordering::is_ge),
-        "regex" => {
-            let Some(pattern) = expected.as_str() else {
-                return Err(format!("regex needs a string pattern, got {}", show(expected)));
-            };
-            let regex = regex::Regex::new(pattern).map_err(|e| format!("invalid regex: {e}"))?;
+        Operator::Eq => Ok(ordering.map_or_else(|| actual == expected, Ordering::is_eq)),
+        Operator::Ne => Ok(ordering.map_or_else(|| actual != expected, Ordering::is_ne)),
+        Operator::Lt => ordered(Ordering::is_lt),
+        Operator::Le => ordered(Ordering::is_le),
+        Operator::Gt => ordered(Ordering::is_gt),
+        Operator::Ge => ordered(Ordering::is_ge),
+        Operator::Regex => {
+            let regex = expectation::pattern(expected).map_err(|error| error.to_string())?;
             Ok(match actual {
                 Value::String(text) => regex.is_match(text),
                 other => regex.is_match(&other.to_string()),
             })
         }
-        other => Err(format!("unknown operator {other}")),
     }
 }
 

@@ -13,11 +13,9 @@
 //!
 //! A stop cancels the running step at once; the trial ends `Stopped` after its post_steps ran.
 
-pub mod actions;
 pub mod expect;
 pub mod misarch;
 pub mod record;
-pub mod template;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -26,10 +24,11 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::actions::{self, ActionContext, ActionError};
 use crate::experiments::{Definition, Step};
 use crate::redact;
+use crate::template;
 use crate::trial_status::TrialStatus;
-use actions::{ActionContext, ActionError};
 use record::{Phase, Recorder, StepOutcome, StepRecord, TrialRecord, log_line, step_name};
 use uuid::Uuid;
 

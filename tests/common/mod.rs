@@ -345,7 +345,7 @@ pub fn start_worker_full(
         poll_interval: Duration::from_millis(100),
     };
     let executor = eris::executor::Executor {
-        actions: eris::executor::actions::ActionContext::new(Duration::from_secs(5)),
+        actions: eris::actions::ActionContext::new(Duration::from_secs(5)),
         misarch: eris::executor::misarch::MisarchRuntime { db: db.clone(), settings: std::sync::Arc::new(misarch) },
     };
     let worker = Worker::new(db.clone(), wakeups, config, executor).with_webhooks(webhooks);

@@ -67,6 +67,12 @@ pub fn names(value: &Value) -> Vec<String> {
     found.into_iter().collect()
 }
 
+/// Whether rendering may change `text`: it holds `{{` (a template, the `{{{{` escape, or a malformed template, which
+/// rendering reports). Checks made when an experiment is written leave such a value to the trial that renders it.
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{")
+}
+
 fn collect_names(value: &Value, found: &mut BTreeSet<String>) {
     match value {
         Value::String(s) => {
