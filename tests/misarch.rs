@@ -290,7 +290,7 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
         let lower = goals.iter().find(|goal| goal["metric"] == "percentage reqs with resp. time t < 800 ms").unwrap();
         assert_eq!(lower["bound"], "lower");
 
-        // The Gatling executor: health, then one start exactly as §2.6, then the stop of the clean-up.
+        // The Gatling executor: health, then one start exactly as the original sends it, then the stop of the clean-up.
         let requests: Vec<String> =
             rig.gatling.requests().iter().map(|r| format!("{} {}", r.method, r.path_and_query)).collect();
         assert_eq!(

@@ -1,5 +1,5 @@
-//! The callbacks of the MiSArch components, at the paths and in the formats the real components use (protocol
-//! §2.2 rows 19–22), so that they can point `EXPERIMENT_EXECUTOR_URL` at eris unchanged. Thin handlers over
+//! The callbacks of the MiSArch components, at the paths and in the formats the real components use (docs/misarch.md,
+//! "The callbacks"), so that they can point `EXPERIMENT_EXECUTOR_URL` at eris unchanged. Thin handlers over
 //! [`crate::misarch::callbacks`]. They answer only for the MiSArch trial that is running (404 otherwise), and,
 //! with `ERIS_COMPONENT_ALLOW_CIDRS`, only to callers from those addresses (403 otherwise): the real components
 //! cannot send credentials.

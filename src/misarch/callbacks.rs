@@ -1,4 +1,4 @@
-//! The callbacks the MiSArch components make to eris (protocol §2.2 rows 19–22), as rules over the database: they
+//! The callbacks the MiSArch components make to eris, as rules over the database: they
 //! know nothing of HTTP. The state they read and change is the trial's row in `misarch_runs`, so any replica can
 //! answer them and the worker running the trial sees the changes.
 //!

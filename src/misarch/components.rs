@@ -1,70 +1,35 @@
-//! What eris sends to the real MiSArch components when it plays the Experiment Executor's part
-//! (`reference/misarch-protocol.md` §2–§5), as pure request descriptors: no HTTP client lives here.
+//! What eris sends to the real MiSArch components when it plays the Experiment Executor's part (docs/misarch.md), as
+//! pure request descriptors: no HTTP client lives here.
 //!
 //! The orchestrator sends each [`ComponentRequest`] to the component's base URL (the executor's
 //! `GATLING_EXECUTOR_HOST`, `CHAOSTOOLKIT_EXECUTOR_HOST` and `MISARCH_EXPERIMENT_CONFIG_HOST`), serves the
-//! callbacks of [`CALLBACK_ROUTES`], and runs the barrier and the [`failure_timeline`]. Paths, query strings
-//! and bodies are byte-for-byte what the original executor sends (§2.6), except where noted for a §8 defect.
+//! callbacks ([`TRIGGER_REGISTERED`]), and runs the barrier and the [`failure_timeline`]. Paths, query strings
+//! and bodies are byte-for-byte what the original executor sends, except where noted for a defect of the original.
 
 use std::time::Duration;
 
+use reqwest::Method;
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::definition::{FailureEntry, MisarchExperiment};
 
-/// The barrier client names (§2.6) the components register with (`POST /trigger/…?client=<name>`).
+/// The barrier client names the components register with (`POST /trigger/…?client=<name>`).
 pub const GATLING_CLIENT: &str = "gatling";
 pub const CHAOS_TOOLKIT_CLIENT: &str = "chaostoolkit";
-/// The original executor's own MiSArch plugin. eris applies the failure timeline itself, so it never waits
-/// for this client; a registration under this name (from a foreign executor's plugin) is harmless.
-pub const MISARCH_CONFIG_CLIENT: &str = "misarchExperimentConfig";
-
-/// The four sidecar variables, in the order the original sets them (§2.6, §5.3). Note `pubsubDeterioration`
+/// The four sidecar variables, in the order the original sets them. Note `pubsubDeterioration`
 /// with a small s, unlike the failure entry's `pubSubDeterioration`.
 pub const FAILURE_VARIABLES: [&str; 4] =
     ["pubsubDeterioration", "serviceInvocationDeterioration", "artificialMemoryUsage", "artificialCPUUsage"];
 
-/// The services the original resets before every run (`config/MiSArchServiceNames.kt`). eris resets the
-/// services the configurator reports instead ([`configurator_services`]); this list is for reference and
-/// for deployments whose configurator cannot be asked.
-pub const MISARCH_SERVICES: [&str; 18] = [
-    "address",
-    "catalog",
-    "discount",
-    "gateway",
-    "inventory",
-    "invoice",
-    "media",
-    "notification",
-    "order",
-    "payment",
-    "return",
-    "review",
-    "shipment",
-    "shoppingcart",
-    "simulation",
-    "tax",
-    "user",
-    "wishlist",
-];
-
 /// The testVersion of every trial: the trial id alone makes the identity unique (see [`test_identity`]).
 pub const TEST_VERSION: &str = "v1";
 
-/// The callbacks the components make to `EXPERIMENT_EXECUTOR_URL` (§2.2 rows 19–22), as (method, route)
-/// in axum's syntax. The trigger is answered `text/plain`: the registration with the body [`TRIGGER_REGISTERED`]
-/// and status 200, the state with exactly `true` or `false` ([`trigger_state`]). The metrics bodies arrive
-/// with `Content-Type: plain/text` (sic), so their handlers must not insist on a content type, and may be
-/// several hundred KB (`gatling::split_upload` splits them); Gatling treats any status but 200 as a failure.
-pub const CALLBACK_ROUTES: [(&str, &str); 4] = [
-    ("POST", "/trigger/{testUUID}/{testVersion}"),
-    ("GET", "/trigger/{testUUID}/{testVersion}"),
-    ("POST", "/experiment/{testUUID}/{testVersion}/gatling/metrics"),
-    ("POST", "/experiment/{testUUID}/{testVersion}/gatling/metrics/steadyState"),
-];
-
-/// The original's answer to a trigger registration (a serialized Kotlin `Unit`); clients ignore it.
+/// The original's answer to a trigger registration (a serialized Kotlin `Unit`); clients ignore it. The callbacks
+/// (`POST` and `GET /trigger/{testUUID}/{testVersion}`, `POST /experiment/{testUUID}/{testVersion}/gatling/metrics`
+/// and `…/metrics/steadyState`) are answered `text/plain`. The metrics bodies arrive with `Content-Type: plain/text`
+/// (sic), so their handlers must not insist on a content type, and may be several hundred KB; Gatling treats any
+/// status but 200 as a failure.
 pub const TRIGGER_REGISTERED: &str = "kotlin.Unit";
 
 const JSON: &str = "application/json";
@@ -75,19 +40,19 @@ const TEXT: &str = "text/plain;charset=UTF-8";
 /// One HTTP request to a component, relative to its base URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentRequest {
-    pub method: &'static str,
-    /// Path and query exactly as §2.6 (query already encoded).
+    pub method: Method,
+    /// Path and query exactly as the original executor sends them (query already encoded).
     pub path_and_query: String,
     pub content_type: Option<&'static str>,
     pub body: Option<String>,
 }
 
 impl ComponentRequest {
-    fn new(method: &'static str, path_and_query: String) -> Self {
+    pub(crate) fn new(method: Method, path_and_query: String) -> Self {
         ComponentRequest { method, path_and_query, content_type: None, body: None }
     }
 
-    fn with_body(mut self, content_type: &'static str, body: String) -> Self {
+    pub(crate) fn with_body(mut self, content_type: &'static str, body: String) -> Self {
         self.content_type = Some(content_type);
         self.body = Some(body);
         self
@@ -117,16 +82,16 @@ impl Component {
 /// The components need a testUUID that parses as a `java.util.UUID` (the Gatling executor's parameter,
 /// the original's routes) and path-safe strings (both appear in `/trigger/{testUUID}/{testVersion}` and in
 /// the Gatling environment). A fresh UUID per trial also fixes what a shared uuid:version broke in the
-/// original (§8 items 6 and 7): the Influx tags and a `<uuid>-<version>` dashboard uid then name one run,
+/// original (one testUUID and version shared by every run of an experiment): the Influx tags and a `<uuid>-<version>` dashboard uid then name one run,
 /// and `<uuid>-v1` is 39 characters, within Grafana's 40. Being derived from the trial id, the identity can
-/// be recomputed after a crash to stop the components a lost run left behind (§8 item 13).
+/// be recomputed after a crash to stop the components a lost run left behind (the original cannot).
 pub fn test_identity(trial_id: Uuid) -> (String, String) {
     (trial_id.hyphenated().to_string(), TEST_VERSION.to_string())
 }
 
 /// The components this experiment needs, for the pre-flight health checks: the Gatling executor always,
 /// the Chaos Toolkit executor only when its experiment has something to run, and the configurator only when
-/// a failure set sets variables (the original required both regardless, §8 item 3).
+/// a failure set sets variables (the original required both regardless).
 pub fn required_components(experiment: &MisarchExperiment) -> Vec<Component> {
     let mut components = vec![Component::Gatling];
     if experiment.uses_chaos_toolkit() {
@@ -153,47 +118,51 @@ impl HealthCheck {
     }
 }
 
-/// The health route of each component (§1). The Chaos Toolkit executor has none, so eris asks for its
+/// The health route of each component. The Chaos Toolkit executor has none, so eris asks for its
 /// start route with GET: Flask answers 405 for a route that exists only for POST, which proves the executor
 /// is up without starting or stopping anything.
 pub fn health_check(component: Component) -> HealthCheck {
     match component {
         Component::Gatling => HealthCheck {
-            request: ComponentRequest::new("GET", "/actuator/health".into()),
+            request: ComponentRequest::new(Method::GET, "/actuator/health".into()),
             healthy_status: 200,
             healthy_body: Some("\"UP\""),
         },
         Component::ChaosToolkit => HealthCheck {
-            request: ComponentRequest::new("GET", "/start-experiment".into()),
+            request: ComponentRequest::new(Method::GET, "/start-experiment".into()),
             healthy_status: 405,
             healthy_body: None,
         },
         Component::Configurator => HealthCheck {
-            request: ComponentRequest::new("GET", "/health".into()),
+            request: ComponentRequest::new(Method::GET, "/health".into()),
             healthy_status: 200,
             healthy_body: Some("\"OK\""),
         },
     }
 }
 
-/// `GET /configuration/names`: the services the configurator knows (§5.1). A service that is missing has
-/// not registered (or is stuck after a failed first heartbeat, §5.2) and would turn every PUT into a 404.
+/// `GET /configuration/names`: the services the configurator knows. A service that is missing has
+/// not registered (or is stuck after its sidecar's first heartbeat failed) and would turn every PUT into a 404.
 pub fn configurator_services() -> ComponentRequest {
-    ComponentRequest::new("GET", "/configuration/names".into())
+    ComponentRequest::new(Method::GET, "/configuration/names".into())
 }
 
 /// The body of [`configurator_services`]: a JSON array of names.
-pub fn parse_configurator_services(body: &str) -> Result<Vec<String>, String> {
-    serde_json::from_str::<Vec<String>>(body)
-        .map_err(|cause| format!("GET /configuration/names did not answer a JSON array of service names: {cause}"))
+pub fn parse_configurator_services(body: &str) -> Result<Vec<String>, NotServiceNames> {
+    serde_json::from_str::<Vec<String>>(body).map_err(|cause| NotServiceNames(cause.to_string()))
 }
 
-/// The targeted services the configurator does not know (the pre-flight check of §5.2).
+/// The configurator's answer to `GET /configuration/names` is not a list of names; the text is serde's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("GET /configuration/names did not answer a JSON array of service names: {0}")]
+pub struct NotServiceNames(String);
+
+/// The targeted services the configurator does not know (the pre-flight check).
 pub fn missing_services(experiment: &MisarchExperiment, known: &[String]) -> Vec<String> {
     super::definition::targeted_services(experiment).into_iter().filter(|service| !known.contains(service)).collect()
 }
 
-/// `POST /start-experiment` on the Gatling executor (§2.6, §3): the query carries the warm-up and steady
+/// `POST /start-experiment` on the Gatling executor: the query carries the warm-up and steady
 /// state (absent ones as `false` and 0, as the original sends them), the body the scenarios as a JSON list
 /// of `EncodedFileDTO`. The executor answers 202 and then runs Gradle; it registers at the barrier as
 /// `gatling` once warm-up and steady state are over.
@@ -210,20 +179,21 @@ pub fn gatling_start(experiment: &MisarchExperiment, test_uuid: &str, test_versi
         ("steadyStateRate", steady_state.map_or(0, |steady_state| steady_state.rate).to_string()),
         ("steadyStateDuration", steady_state.map_or(0, |steady_state| steady_state.duration).to_string()),
     ]);
-    ComponentRequest::new("POST", format!("/start-experiment?{query}")).with_body(JSON, json_text(&experiment.gatling))
+    ComponentRequest::new(Method::POST, format!("/start-experiment?{query}"))
+        .with_body(JSON, json_text(&experiment.gatling))
 }
 
-/// `POST /stop-experiment` on the Gatling executor (§3); 404 means it had no such run.
+/// `POST /stop-experiment` on the Gatling executor; 404 means it had no such run.
 pub fn gatling_stop(test_uuid: &str, test_version: &str) -> ComponentRequest {
     stop_request(test_uuid, test_version)
 }
 
-/// `POST /start-experiment` on the Chaos Toolkit executor (§2.6, §4), or None when the experiment has
+/// `POST /start-experiment` on the Chaos Toolkit executor, or None when the experiment has
 /// nothing for Chaos Toolkit to run (then it is not started and not awaited at the barrier).
 ///
 /// `testDelay` only extends the executor's wait for the trigger: it polls `6000 + testDelay` times, 100 ms
 /// apart. The original passes warm-up + steady state in seconds, so a long pre-trigger phase or a slow
-/// first Gradle run outlasts the wait and the chaos silently never runs (§8 item 2). eris passes the
+/// first Gradle run outlasts the wait and the chaos silently never runs. eris passes the
 /// barrier timeout in polls instead, so the executor waits at least 10 minutes longer than eris's barrier.
 pub fn chaos_toolkit_start(
     experiment: &MisarchExperiment,
@@ -241,10 +211,10 @@ pub fn chaos_toolkit_start(
         ("testDelay", polls.to_string()),
     ]);
     let body = json_text(&experiment.chaos_toolkit);
-    Some(ComponentRequest::new("POST", format!("/start-experiment?{query}")).with_body(TEXT, body))
+    Some(ComponentRequest::new(Method::POST, format!("/start-experiment?{query}")).with_body(TEXT, body))
 }
 
-/// `POST /stop-experiment` on the Chaos Toolkit executor (§4): ends its trigger wait or kills `chaos run`;
+/// `POST /stop-experiment` on the Chaos Toolkit executor: ends its trigger wait or kills `chaos run`;
 /// 404 means it had no such run.
 pub fn chaos_toolkit_stop(test_uuid: &str, test_version: &str) -> ComponentRequest {
     stop_request(test_uuid, test_version)
@@ -252,11 +222,11 @@ pub fn chaos_toolkit_stop(test_uuid: &str, test_version: &str) -> ComponentReque
 
 fn stop_request(test_uuid: &str, test_version: &str) -> ComponentRequest {
     let query = query(&[("testUUID", test_uuid.to_string()), ("testVersion", test_version.to_string())]);
-    ComponentRequest::new("POST", format!("/stop-experiment?{query}"))
+    ComponentRequest::new(Method::POST, format!("/stop-experiment?{query}"))
 }
 
 /// The configurator calls that apply a failure entry: one `PUT /configuration/{service}/variables/{variable}`
-/// per variable, all four, an absent one as `{"value":null}` so that it is cleared (§2.15, §7.2). The
+/// per variable, all four, an absent one as `{"value":null}` so that it is cleared. The
 /// service is the entry's `name`. The four calls are independent and may be sent concurrently.
 pub fn set_failure_variables(failure: &FailureEntry) -> Vec<ComponentRequest> {
     let service = &failure.name;
@@ -274,7 +244,7 @@ pub fn reset_failure_variables(service: &str) -> Vec<ComponentRequest> {
     FAILURE_VARIABLES.iter().map(|variable| put_variable(service, variable, "{\"value\":null}".to_string())).collect()
 }
 
-/// The body of a variable PUT (§5.1): `{"value": <any JSON or null>}`.
+/// The body of a variable PUT: `{"value": <any JSON or null>}`.
 fn variable_body<T: Serialize>(value: &Option<T>) -> String {
     #[derive(Serialize)]
     struct VariableValue<'a, T: Serialize> {
@@ -285,7 +255,7 @@ fn variable_body<T: Serialize>(value: &Option<T>) -> String {
 
 fn put_variable(service: &str, variable: &str, body: String) -> ComponentRequest {
     let path = format!("/configuration/{}/variables/{}", path_segment(service), path_segment(variable));
-    ComponentRequest::new("PUT", path).with_body(JSON, body)
+    ComponentRequest::new(Method::PUT, path).with_body(JSON, body)
 }
 
 /// A step of the failure timeline: at `at` after T0, send `requests` (they are independent of one another).
@@ -296,12 +266,12 @@ pub struct TimedAction {
     pub description: String,
 }
 
-/// The MiSArch failure timeline from T0 (§2.15): set i is applied at the sum of all earlier sets' pauses
+/// The MiSArch failure timeline from T0: set i is applied at the sum of all earlier sets' pauses
 /// plus its own `pauses.before`, by setting all four variables of each entry. As in the original, settings
 /// persist until a later set overwrites them, and `pauses.after` only delays the next set; nothing is reset
 /// at the end of the timeline, because a set meant to hold until the end of the load would otherwise be
 /// cut short. The orchestrator resets the targeted services when the run ends, is stopped or fails
-/// ([`teardown`]), which the original never does (§8 item 9). Sets without entries are pure pauses and
+/// ([`teardown`]), which the original never does. Sets without entries are pure pauses and
 /// yield no action. Actions are sorted by offset; equal offsets keep the sets' order, which matters when
 /// two sets touch the same service.
 pub fn failure_timeline(experiment: &MisarchExperiment) -> Vec<TimedAction> {
@@ -345,23 +315,33 @@ fn describe_entry(entry: &FailureEntry) -> String {
 
 /// Everything that ends a run on the components' side, for the end of a run, a stop, a failure or the
 /// recovery of an interrupted trial: stop the Gatling executor, stop the Chaos Toolkit executor (if used),
-/// and reset the four variables of every targeted service (the original leaves them set, §8 item 9).
-/// A 404 from a stop route means the component had nothing running.
-pub fn teardown(experiment: &MisarchExperiment, test_uuid: &str, test_version: &str) -> Vec<ComponentRequest> {
-    let mut requests = vec![gatling_stop(test_uuid, test_version)];
+/// and reset the four variables of every targeted service (the original executor leaves them set).
+pub struct Teardown {
+    /// The stop of each component the run started. A 404 means the component had nothing running.
+    pub stops: Vec<(Component, ComponentRequest)>,
+    /// The targeted services, each with the requests that reset its four variables.
+    pub resets: Vec<(String, Vec<ComponentRequest>)>,
+}
+
+pub fn teardown(experiment: &MisarchExperiment, test_uuid: &str, test_version: &str) -> Teardown {
+    let mut stops = vec![(Component::Gatling, gatling_stop(test_uuid, test_version))];
     if experiment.uses_chaos_toolkit() {
-        requests.push(chaos_toolkit_stop(test_uuid, test_version));
+        stops.push((Component::ChaosToolkit, chaos_toolkit_stop(test_uuid, test_version)));
     }
-    for service in super::definition::targeted_services(experiment) {
-        requests.extend(reset_failure_variables(&service));
-    }
-    requests
+    let resets = super::definition::targeted_services(experiment)
+        .into_iter()
+        .map(|service| {
+            let requests = reset_failure_variables(&service);
+            (service, requests)
+        })
+        .collect();
+    Teardown { stops, resets }
 }
 
 /// The clients that must register at the barrier (`POST /trigger/{testUUID}/{testVersion}?client=…`)
 /// before T0: `gatling` always (it registers last, after warm-up and steady state), `chaostoolkit` when
 /// the Chaos Toolkit executor is started. Not `misarchExperimentConfig`: eris applies the failures itself,
-/// so a run without the configurator can still start (§8 item 3).
+/// so a run without the configurator can still start (the original waits for its plugin).
 pub fn expected_barrier_clients(experiment: &MisarchExperiment) -> Vec<String> {
     let mut clients = vec![GATLING_CLIENT.to_string()];
     if experiment.uses_chaos_toolkit() {
@@ -374,16 +354,6 @@ pub fn expected_barrier_clients(experiment: &MisarchExperiment) -> Vec<String> {
 /// `false` before and after. Gatling compares the body with "true" exactly, so nothing may be added.
 pub fn trigger_state(started: bool) -> &'static str {
     if started { "true" } else { "false" }
-}
-
-/// The callback paths of one trial, for logs and for the mock components in tests.
-pub fn trigger_path(test_uuid: &str, test_version: &str) -> String {
-    format!("/trigger/{}/{}", path_segment(test_uuid), path_segment(test_version))
-}
-
-pub fn metrics_path(test_uuid: &str, test_version: &str, steady_state: bool) -> String {
-    let suffix = if steady_state { "/steadyState" } else { "" };
-    format!("/experiment/{}/{}/gatling/metrics{suffix}", path_segment(test_uuid), path_segment(test_version))
 }
 
 fn query(pairs: &[(&str, String)]) -> String {
@@ -446,7 +416,7 @@ mod tests {
 
     #[test]
     fn gatling_start_matches_the_original_query_and_the_dto_list() {
-        // §7.4 and §7.5 as the scenario, so the body can be compared with §7.6.
+        // The documented example scenario, so the body can be compared with the documented start request.
         let map = with(sample(), "/gatling/0/encodedUserStepsFileContent", json!(encode(USER_STEPS_CSV)));
         let experiment = validate(&with(map, "/misarchFailures", json!([]))).expect("valid");
         let request = gatling_start(&experiment, TEST_UUID, "v1");
@@ -466,7 +436,7 @@ mod tests {
                 encode(USER_STEPS_CSV)
             )
         );
-        // §7.6 shows the start of both encodings: "package org.misarch\n\n…" and "usersteps\n…".
+        // The documented start request shows the start of both encodings: "package org.misarch\n\n…" and "usersteps\n…".
         assert!(body.starts_with(
             r#"[{"fileName":"abortedBuyProcessScenario","encodedWorkFileContent":"cGFja2FnZSBvcmcubWlzYXJjaAoK"#
         ));
@@ -487,7 +457,7 @@ mod tests {
     fn stops_use_the_original_routes() {
         let expected = "/stop-experiment?testUUID=3f2b6c1e-8d4a-4c2e-9a71-0b5d2e6f4a10&testVersion=v1";
         for request in [gatling_stop(TEST_UUID, "v1"), chaos_toolkit_stop(TEST_UUID, "v1")] {
-            assert_eq!(request, ComponentRequest::new("POST", expected.into()));
+            assert_eq!(request, ComponentRequest::new(Method::POST, expected.into()));
         }
     }
 
@@ -511,7 +481,7 @@ mod tests {
 
     #[test]
     fn failure_entries_become_four_puts_with_the_original_bodies() {
-        // §7.2: the generator's first set, and the calls it documents.
+        // The generator's documented first set, and the calls it documents.
         let experiment = experiment();
         let requests = set_failure_variables(&experiment.misarch_failures[0].failures[0]);
         let expected = [
@@ -570,7 +540,7 @@ mod tests {
             ]
         );
         assert!(requests.iter().all(|request| request.body.as_deref() == Some(r#"{"value":null}"#)));
-        // The docs' reset entry (§7.2, second set) sends the same four calls.
+        // The documented reset entry (the second set) sends the same four calls.
         let docs = experiment_with("/misarchFailures", parse_json(MISARCH_DOCS_EXAMPLE));
         assert_eq!(set_failure_variables(&docs.misarch_failures[1].failures[0]), requests);
         // An unvalidated name cannot escape its path segment.
@@ -582,7 +552,7 @@ mod tests {
 
     #[test]
     fn the_timeline_follows_the_pauses() {
-        // §2.15's worked example for d = 1800: catalog fails at T0+600 s, is reset at T0+900 s.
+        // The documented worked example for d = 1800: catalog fails at T0+600 s, is reset at T0+900 s.
         let timeline = failure_timeline(&experiment());
         assert_eq!(timeline.len(), 2);
         assert_eq!(timeline[0].at, Duration::from_secs(600));
@@ -632,7 +602,7 @@ mod tests {
     #[test]
     fn health_checks_use_each_components_route() {
         let gatling = health_check(Component::Gatling);
-        assert_eq!(gatling.request, ComponentRequest::new("GET", "/actuator/health".into()));
+        assert_eq!(gatling.request, ComponentRequest::new(Method::GET, "/actuator/health".into()));
         assert!(gatling.is_healthy(200, r#"{"status":"UP"}"#));
         assert!(!gatling.is_healthy(200, r#"{"status":"DOWN"}"#));
         assert!(!gatling.is_healthy(503, r#"{"status":"UP"}"#));
@@ -642,14 +612,14 @@ mod tests {
         assert!(configurator.is_healthy(200, r#"{"status":"OK"}"#));
 
         let chaos = health_check(Component::ChaosToolkit);
-        assert_eq!(chaos.request, ComponentRequest::new("GET", "/start-experiment".into()));
+        assert_eq!(chaos.request, ComponentRequest::new(Method::GET, "/start-experiment".into()));
         assert!(chaos.is_healthy(405, "<!doctype html><title>405 Method Not Allowed</title>"));
         assert!(!chaos.is_healthy(404, ""));
     }
 
     #[test]
     fn the_configurator_names_its_services() {
-        assert_eq!(configurator_services(), ComponentRequest::new("GET", "/configuration/names".into()));
+        assert_eq!(configurator_services(), ComponentRequest::new(Method::GET, "/configuration/names".into()));
         let known = parse_configurator_services(r#"["catalog","gateway"]"#).expect("a list");
         assert_eq!(known, ["catalog", "gateway"]);
         assert!(missing_services(&experiment(), &known).is_empty());
@@ -660,23 +630,14 @@ mod tests {
 
     #[test]
     fn teardown_stops_everything_and_resets_the_targeted_services() {
-        let requests = teardown(&experiment(), TEST_UUID, "v1");
-        assert_eq!(requests[0], gatling_stop(TEST_UUID, "v1"));
-        assert_eq!(requests[1], chaos_toolkit_stop(TEST_UUID, "v1"));
-        assert_eq!(requests[2..], reset_failure_variables("catalog")[..]);
+        let teardown = teardown(&experiment(), TEST_UUID, "v1");
+        assert_eq!(teardown.stops[0], (Component::Gatling, gatling_stop(TEST_UUID, "v1")));
+        assert_eq!(teardown.stops[1], (Component::ChaosToolkit, chaos_toolkit_stop(TEST_UUID, "v1")));
+        assert_eq!(teardown.resets, vec![("catalog".to_owned(), reset_failure_variables("catalog"))]);
     }
 
     #[test]
     fn callbacks_and_their_answers() {
-        assert_eq!(trigger_path(TEST_UUID, "v1"), "/trigger/3f2b6c1e-8d4a-4c2e-9a71-0b5d2e6f4a10/v1");
-        assert_eq!(
-            metrics_path(TEST_UUID, "v1", false),
-            "/experiment/3f2b6c1e-8d4a-4c2e-9a71-0b5d2e6f4a10/v1/gatling/metrics"
-        );
-        assert_eq!(
-            metrics_path(TEST_UUID, "v1", true),
-            "/experiment/3f2b6c1e-8d4a-4c2e-9a71-0b5d2e6f4a10/v1/gatling/metrics/steadyState"
-        );
         assert_eq!(trigger_state(true), "true");
         assert_eq!(trigger_state(false), "false");
         assert_eq!(TRIGGER_REGISTERED, "kotlin.Unit");

@@ -21,6 +21,7 @@
 //! (all/OK/KO), errors per second and active users per scenario.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -198,12 +199,7 @@ fn flux_string(text: &str) -> String {
 pub fn create_dashboard_request(dashboard: &Value) -> ComponentRequest {
     let title = dashboard["title"].as_str().unwrap_or_default();
     let body = json!({"dashboard": dashboard, "overwrite": true, "message": format!("eris: {title}")});
-    ComponentRequest {
-        method: "POST",
-        path_and_query: "/api/dashboards/db".to_owned(),
-        content_type: Some("application/json"),
-        body: Some(body.to_string()),
-    }
+    ComponentRequest::new(Method::POST, "/api/dashboards/db".to_owned()).with_body("application/json", body.to_string())
 }
 
 /// The link stored in `trial.grafana_url`: `{public_base}/d/{uid}?from={ms}&to={ms}`. A trailing `/` of the base
@@ -348,12 +344,7 @@ pub fn influx_write_request(org: &str, bucket: &str, lines: String) -> Component
         .append_pair("bucket", bucket)
         .append_pair("precision", "ms")
         .finish();
-    ComponentRequest {
-        method: "POST",
-        path_and_query: format!("/api/v2/write?{query}"),
-        content_type: Some("text/plain"),
-        body: Some(lines),
-    }
+    ComponentRequest::new(Method::POST, format!("/api/v2/write?{query}")).with_body("text/plain", lines)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Gatling results as the MiSArch Gatling executor uploads them (protocol §2.8): one raw text body holding the report's
+//! Gatling results as the MiSArch Gatling executor uploads them: one raw text body holding the report's
 //! `index.html`, a line `SPLIT_HERE`, and the report's `js/stats.js`.
 //!
 //! What is extracted:
@@ -45,8 +45,7 @@ pub enum ReportError {
 const STATS_JS: &str = "stats.js";
 const INDEX_HTML: &str = "index.html";
 
-/// Splits the raw metrics body (index.html, a line SPLIT_HERE, stats.js) exactly as the Gatling executor sends it
-/// (§2.8).
+/// Splits the raw metrics body (index.html, a line SPLIT_HERE, stats.js) exactly as the Gatling executor sends it.
 ///
 /// The executor joins the two files with `"\nSPLIT_HERE\n"`. The separator is taken to be the last line that reads
 /// exactly `SPLIT_HERE` (a trailing `\r` allowed): index.html can quote user text (error messages, which may contain
@@ -872,7 +871,7 @@ impl<'a> Reader<'a> {
 pub(crate) mod tests {
     use super::*;
 
-    /// A real 30-minute MiSArch report (a copy of shared/reference/misarch/gatling-reports/realistic-30min, kept in
+    /// A real 30-minute MiSArch report (the MiSArch project's own realistic 30-minute run, kept in
     /// the repository so that `cargo test` works from a clone alone); goals.rs's and export.rs's tests read it too.
     pub(crate) const REPORT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gatling-realistic-30min/");
 

@@ -1,4 +1,4 @@
-//! A MiSArch trial's report: the original executor's `report.json` (protocol §2.11) with eris's additions, and the
+//! A MiSArch trial's report: the original executor's `report.json` with eris's additions, and the
 //! same as JUnit XML (one test case per goal) for CI pipelines. Pure: built once goals are evaluated, stored on the
 //! trial, served by `GET /api/v1/trial/{id}/report`.
 

@@ -83,6 +83,20 @@ pub struct MisarchArgs {
     pub callback_max_body_bytes: usize,
 }
 
+/// A component the experiment needs has no URL set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the experiment needs the {}, but {} is not set", .0.name(), variable(*.0))]
+pub struct ComponentNotSet(pub Component);
+
+/// The setting that holds a component's URL.
+fn variable(component: Component) -> &'static str {
+    match component {
+        Component::Gatling => "ERIS_GATLING_EXECUTOR_URL",
+        Component::ChaosToolkit => "ERIS_CHAOSTOOLKIT_EXECUTOR_URL",
+        Component::Configurator => "ERIS_MISARCH_CONFIG_URL",
+    }
+}
+
 /// How eris signs in to Grafana. The secrets are never shown (`Debug` prints them redacted).
 #[derive(Debug, Clone)]
 pub enum GrafanaAuth {
@@ -146,13 +160,13 @@ impl Default for MisarchSettings {
 
 impl MisarchSettings {
     /// The base URL of a component, or why there is none (naming the variable to set).
-    pub fn component_url(&self, component: Component) -> Result<&Url, String> {
-        let (url, variable) = match component {
-            Component::Gatling => (&self.gatling, "ERIS_GATLING_EXECUTOR_URL"),
-            Component::ChaosToolkit => (&self.chaos_toolkit, "ERIS_CHAOSTOOLKIT_EXECUTOR_URL"),
-            Component::Configurator => (&self.configurator, "ERIS_MISARCH_CONFIG_URL"),
+    pub fn component_url(&self, component: Component) -> Result<&Url, ComponentNotSet> {
+        let url = match component {
+            Component::Gatling => &self.gatling,
+            Component::ChaosToolkit => &self.chaos_toolkit,
+            Component::Configurator => &self.configurator,
         };
-        url.as_ref().ok_or_else(|| format!("the experiment needs the {}, but {variable} is not set", component.name()))
+        url.as_ref().ok_or(ComponentNotSet(component))
     }
 }
 
@@ -226,7 +240,7 @@ mod tests {
     fn nothing_is_required() {
         let settings = args().resolve().unwrap();
         assert!(settings.gatling.is_none() && settings.grafana.is_none() && settings.influxdb.is_none());
-        let missing = settings.component_url(Component::ChaosToolkit).unwrap_err();
+        let missing = settings.component_url(Component::ChaosToolkit).unwrap_err().to_string();
         assert!(missing.contains("ERIS_CHAOSTOOLKIT_EXECUTOR_URL"), "{missing}");
     }
 

@@ -2,9 +2,9 @@
 //! executor and the experiment configurator, plus the Grafana and InfluxDB APIs a trial exports to), for the MiSArch
 //! trial tests.
 //!
-//! eris plays the original Experiment Executor's part (`reference/misarch-protocol.md` §2), so these fakes play the
-//! other side: they answer what the real components answer (§3, §4, §5.1, §2.9, §2.12) and make the same callbacks
-//! to eris's `/trigger` and `/gatling/metrics` routes (§2.2 rows 19–22, §2.6, §2.8), with the same timing rules
+//! eris plays the original Experiment Executor's part (docs/misarch.md), so these fakes play the
+//! other side: they answer what the real components answer and make the same callbacks
+//! to eris's `/trigger` and `/gatling/metrics` routes, with the same timing rules
 //! (100 ms polls, the trigger body compared the way each component compares it). Where a real component gives up,
 //! the fake gives up the same way, so a test sees what a deployment would see.
 //!
@@ -24,14 +24,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::task::AbortHandle;
 
-/// The components poll the trigger every 100 ms (§2.6).
+/// The components poll the trigger every 100 ms.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How many polls a fake executor makes before it gives up on the trigger. The real ones make 6000 (plus
 /// `testDelay` for Chaos Toolkit), ten minutes; a minute is ample for a test and ends a forgotten run sooner.
 const MAX_POLLS: usize = 600;
 /// A bound on each call to eris, so that an eris that never answers shows up as a failed callback (status 0).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// The sidecar variables the configurator accepts (§5.3); any other key is a 500 there.
+/// The sidecar variables the configurator accepts; any other key is a 500 there.
 const SIDECAR_VARIABLES: [&str; 4] =
     ["pubsubDeterioration", "serviceInvocationDeterioration", "artificialMemoryUsage", "artificialCPUUsage"];
 
@@ -62,7 +62,7 @@ pub struct Callback {
     pub at: Instant,
 }
 
-/// The body the Gatling executor uploads (§2.8): the real report of a 30-minute run, `index.html` and `js/stats.js`
+/// The body the Gatling executor uploads: the real report of a 30-minute run, `index.html` and `js/stats.js`
 /// joined by `\nSPLIT_HERE\n`, exactly as `gatling-test/buildSrc/.../Util.kt` builds it.
 pub fn real_report_body() -> String {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gatling-realistic-30min");
@@ -110,7 +110,7 @@ impl Default for GatlingBehaviour {
     }
 }
 
-/// The Gatling executor (§3, `MiSArch/gatling-executor`): `POST /start-experiment` answers 202 and "runs Gradle":
+/// The Gatling executor (`MiSArch/gatling-executor`): `POST /start-experiment` answers 202 and "runs Gradle":
 /// the steady-state upload when asked for, then `MainSimulation.before()` (register as `gatling`, poll the trigger),
 /// the main simulation, and the final upload. `POST /stop-experiment` kills the run wherever it is.
 pub struct FakeGatling {
@@ -253,7 +253,7 @@ fn gatling_stop(request: &Incoming, runs: &Runs, stopped: &Log<String>) -> Respo
     }
 }
 
-/// The Chaos Toolkit executor (§4, `MiSArch/chaostoolkit-executor`, a Flask app): `POST /start-experiment` answers
+/// The Chaos Toolkit executor (`MiSArch/chaostoolkit-executor`, a Flask app): `POST /start-experiment` answers
 /// at once and starts a thread that registers as `chaostoolkit`, polls the trigger and then runs `chaos run`
 /// (here: records the testUUID in [`FakeChaosToolkit::ran`]). It has no health route; eris probes
 /// `GET /start-experiment`, which Flask answers 405.
@@ -361,7 +361,7 @@ fn chaos_stop(request: &Incoming, runs: &Runs, stopped: &Log<String>) -> Respons
     }
 }
 
-/// The MiSArch experiment configurator (§5.1, NestJS): knows the services it was started with (as if their
+/// The MiSArch experiment configurator (NestJS): knows the services it was started with (as if their
 /// sidecars had sent heartbeats) and stores the four sidecar variables eris sets with
 /// `PUT /configuration/{service}/variables/{variable}`.
 pub struct FakeConfigurator {
@@ -455,7 +455,7 @@ fn put_variable(
     )
 }
 
-/// Grafana's HTTP API as far as eris uses it (§2.12): `POST /api/dashboards/db` answers like Grafana when `status`
+/// Grafana's HTTP API as far as eris uses it: `POST /api/dashboards/db` answers like Grafana when `status`
 /// is 200, and with that status and an error message otherwise (to test a failed export).
 pub struct FakeGrafana {
     pub url: String,
@@ -493,7 +493,7 @@ impl FakeGrafana {
     }
 }
 
-/// InfluxDB 2's write API (§2.9): accepts every `POST /api/v2/write` with 204, as a write of valid lines does.
+/// InfluxDB 2's write API: accepts every `POST /api/v2/write` with 204, as a write of valid lines does.
 pub struct FakeInflux {
     pub url: String,
     requests: Log<Recorded>,
