@@ -286,18 +286,27 @@ fn identity(claims: &Map<String, Value>, settings: &JwtSettings) -> Result<JwtId
 /// Parses the ERIS_JWT_SCOPE_MAP syntax: comma-separated `claim-value=scope` pairs, e.g.
 /// "eris-admins=admin,eris-writers=write,eris-readers=read". Empty entries are ignored; an entry without '=' or with
 /// an unknown scope is an error that names the entry. The scope follows the last '=', so values may contain '='.
-pub fn parse_scope_map(text: &str) -> Result<Vec<(String, Scope)>, String> {
+pub fn parse_scope_map(text: &str) -> Result<Vec<(String, Scope)>, ScopeMapError> {
     let entries = text.split(',').map(str::trim).filter(|entry| !entry.is_empty());
     entries
         .map(|entry| {
             let (value, scope) = entry
                 .rsplit_once('=')
                 .filter(|(value, _)| !value.trim().is_empty())
-                .ok_or_else(|| format!("'{entry}' in the JWT scope map is not claim-value=scope"))?;
-            let scope = scope.parse().map_err(|e| format!("'{entry}' in the JWT scope map: {e}"))?;
+                .ok_or_else(|| ScopeMapError::NotAPair(entry.to_owned()))?;
+            let scope = scope.parse().map_err(|error| ScopeMapError::UnknownScope(entry.to_owned(), error))?;
             Ok((value.trim().to_owned(), scope))
         })
         .collect()
+}
+
+/// An entry of ERIS_JWT_SCOPE_MAP that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeMapError {
+    #[error("'{0}' in the JWT scope map is not claim-value=scope")]
+    NotAPair(String),
+    #[error("'{0}' in the JWT scope map: {1}")]
+    UnknownScope(String, super::scope::UnknownScope),
 }
 
 /// The default map: `eris:read=read,eris:write=write,eris:admin=admin`.
@@ -555,9 +564,9 @@ mod tests {
         let expected = [("eris-admins", Scope::Admin), ("eris-readers", Scope::Read), ("cn=ops", Scope::Write)];
         assert_eq!(map, expected.map(|(value, scope)| (value.to_owned(), scope)));
         assert_eq!(parse_scope_map("").unwrap(), []);
-        assert!(parse_scope_map("a=read,oops").unwrap_err().contains("'oops'"));
-        assert!(parse_scope_map("a=root").unwrap_err().contains("'a=root'"));
-        assert!(parse_scope_map("=read").unwrap_err().contains("'=read'"));
+        assert!(parse_scope_map("a=read,oops").unwrap_err().to_string().contains("'oops'"));
+        assert!(parse_scope_map("a=root").unwrap_err().to_string().contains("'a=root'"));
+        assert!(parse_scope_map("=read").unwrap_err().to_string().contains("'=read'"));
         assert_eq!(default_scope_map(), parse_scope_map("eris:read=read,eris:write=write,eris:admin=admin").unwrap());
     }
 }

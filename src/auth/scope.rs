@@ -36,15 +36,20 @@ impl std::fmt::Display for Scope {
     }
 }
 
+/// A name that is not a scope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a scope: use read, write or admin")]
+pub struct UnknownScope(pub String);
+
 impl std::str::FromStr for Scope {
-    type Err = String;
+    type Err = UnknownScope;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim().to_ascii_lowercase().as_str() {
             "read" => Ok(Scope::Read),
             "write" => Ok(Scope::Write),
             "admin" => Ok(Scope::Admin),
-            other => Err(format!("'{other}' is not a scope: use read, write or admin")),
+            other => Err(UnknownScope(other.to_owned())),
         }
     }
 }
@@ -59,6 +64,6 @@ mod tests {
         assert!(Scope::Write.allows(Scope::Read) && !Scope::Write.allows(Scope::Admin));
         assert!(!Scope::Read.allows(Scope::Write));
         assert_eq!("Admin".parse::<Scope>(), Ok(Scope::Admin));
-        assert!("root".parse::<Scope>().unwrap_err().contains("'root'"));
+        assert!("root".parse::<Scope>().unwrap_err().to_string().contains("'root'"));
     }
 }

@@ -161,7 +161,7 @@ pub async fn holder(db: &Db, text: &str) -> Result<Option<TokenHolder>> {
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|expiry| expiry <= now) {
         return Ok(None);
     }
-    let scope = row.scope.parse().map_err(Error::internal)?;
+    let scope = row.scope.parse().map_err(|e: super::scope::UnknownScope| Error::internal(e.to_string()))?;
     Ok(Some(TokenHolder { name: row.name, scope }))
 }
 
@@ -172,7 +172,7 @@ impl TryFrom<TokenRow> for TokenInfo {
         Ok(Self {
             id: crate::experiments::parse_id(&row.id)?,
             name: row.name,
-            scope: row.scope.parse().map_err(Error::internal)?,
+            scope: row.scope.parse().map_err(|e: super::scope::UnknownScope| Error::internal(e.to_string()))?,
             created_by: row.created_by,
             created_at: time::from_db(row.created_at),
             expires_at: row.expires_at.map(time::from_db),

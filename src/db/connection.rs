@@ -20,25 +20,32 @@ pub enum DatabaseUrl {
     Sqlite(String),
 }
 
+/// A database URL eris cannot use. A password in it is never repeated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatabaseUrlError {
+    #[error("a sqlite:// URL needs a file path, e.g. sqlite://./eris-data/eris.db")]
+    NoSqlitePath,
+    /// The URL, its password hidden.
+    #[error("'{0}' is not a supported database URL: use postgres://user@host/db or sqlite://path/to/eris.db")]
+    Unsupported(String),
+}
+
 impl DatabaseUrl {
-    pub fn parse(url: &str) -> Result<Self, String> {
+    pub fn parse(url: &str) -> Result<Self, DatabaseUrlError> {
         let url = url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::Postgres(url.to_owned()));
         }
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err("a sqlite:// URL needs a file path, e.g. sqlite://./eris-data/eris.db".into());
+                return Err(DatabaseUrlError::NoSqlitePath);
             }
             return Ok(Self::Sqlite(path.to_owned()));
         }
         if url.starts_with("file:") {
             return Ok(Self::Sqlite(url.to_owned()));
         }
-        Err(format!(
-            "'{}' is not a supported database URL: use postgres://user@host/db or sqlite://path/to/eris.db",
-            redact_password(url)
-        ))
+        Err(DatabaseUrlError::Unsupported(redact_password(url)))
     }
 
     /// The URL with any password hidden, for logs and error messages.

@@ -91,21 +91,30 @@ pub fn validate_targets(field: &str, targets: &[NotifyTarget]) -> Result<()> {
     }
     for (index, target) in targets.iter().enumerate() {
         check_url(&target.url)
-            .map_err(|message| Error::invalid("invalid_notify", format!("{field}[{index}].url"), message))?;
+            .map_err(|error| Error::invalid("invalid_notify", format!("{field}[{index}].url"), error.to_string()))?;
     }
     Ok(())
 }
 
-fn check_url(url: &str) -> std::result::Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("'{url}' is not a valid URL: {e}"))?;
+/// A webhook URL eris cannot send to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookUrlError {
+    #[error("'{url}' is not a valid URL: {reason}")]
+    Malformed { url: String, reason: url::ParseError },
+    #[error("'{0}' must be an http or https URL")]
+    NotHttp(String),
+}
+
+fn check_url(url: &str) -> std::result::Result<(), WebhookUrlError> {
+    let parsed = url::Url::parse(url).map_err(|reason| WebhookUrlError::Malformed { url: url.to_owned(), reason })?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("'{url}' must be an http or https URL"));
+        return Err(WebhookUrlError::NotHttp(url.to_owned()));
     }
     Ok(())
 }
 
 /// Parses `ERIS_WEBHOOK_URLS`: comma-separated URLs, each optionally prefixed `slack:` for a Slack-compatible body.
-pub fn parse_global_targets(text: &str) -> std::result::Result<Vec<NotifyTarget>, String> {
+pub fn parse_global_targets(text: &str) -> std::result::Result<Vec<NotifyTarget>, WebhookUrlError> {
     text.split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
