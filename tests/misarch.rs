@@ -405,6 +405,8 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
         let xml = junit.text();
         assert_eq!(xml.matches("<testcase ").count(), 31, "{xml}");
         assert_eq!(xml.matches("<failure ").count(), 2, "{xml}");
+        let unknown = rig.app.get(&format!("/api/v1/trial/{id}/report?format=pdf")).await;
+        unknown.expect_error(StatusCode::BAD_REQUEST, "invalid_query_parameter", Some("format"));
 
         // After the run, the callbacks answer nothing any more.
         let trigger = rig.app.get(&format!("/trigger/{id}/v1")).await;

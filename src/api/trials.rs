@@ -44,8 +44,7 @@ pub struct TrialListQuery {
     /// Only trials created by this schedule.
     schedule: Option<Uuid>,
     /// Only trials with this status.
-    #[param(value_type = Option<TrialStatus>)]
-    status: Option<String>,
+    status: Option<TrialStatus>,
     /// Only trials queued at or after this instant (RFC 3339).
     from: Option<DateTime<Utc>>,
     /// Only trials queued before this instant (RFC 3339).
@@ -64,18 +63,6 @@ pub struct TrialPath {
     trial_id: Uuid,
 }
 
-fn parse_status(name: &str) -> Result<TrialStatus, ApiError> {
-    TrialStatus::from_name(name).ok_or_else(|| {
-        let names: Vec<_> = TrialStatus::ALL.iter().map(|s| s.as_str()).collect();
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query_parameter",
-            format!("status '{name}' is not a trial status; use one of: {}", names.join(", ")),
-            Some("status".into()),
-        )
-    })
-}
-
 /// List trials in the order they were queued, oldest first.
 #[utoipa::path(get, path = "/api/v1/trial", security(("bearer" = ["read"])), tag = "trials", params(TrialListQuery),
     responses(
@@ -92,7 +79,7 @@ async fn list_trials(
     let filter = TrialFilter {
         experiment_id: query.experiment.map(|id| id.to_string()),
         schedule_id: query.schedule.map(|id| id.to_string()),
-        status: query.status.as_deref().map(parse_status).transpose()?,
+        status: query.status,
         created_from: query.from.map(time::to_db),
         created_to: query.to.map(time::to_db),
     };
@@ -141,8 +128,17 @@ async fn stop_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialP
 pub struct ReportQuery {
     /// `json` (default): the original MiSArch `report.json` fields plus eris's; `junit`: JUnit XML, one test case
     /// per goal.
-    #[param(value_type = Option<String>, pattern = "^(json|junit)$")]
-    format: Option<String>,
+    #[param(inline)]
+    format: Option<ReportFormat>,
+}
+
+/// The forms of a trial's report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum ReportFormat {
+    #[default]
+    Json,
+    Junit,
 }
 
 /// The report of a MiSArch trial: the MiSArch Experiment Executor's `report.json` fields (`testUUID`,
@@ -162,20 +158,8 @@ async fn trial_report(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let junit = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("junit") => true,
-        Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query_parameter",
-                format!("format '{other}' is not known; use json or junit"),
-                Some("format".into()),
-            ));
-        }
-    };
     let (report, status, reason) = trials::report(&state.db, path.trial_id).await?;
-    if junit {
+    if query.format.unwrap_or_default() == ReportFormat::Junit {
         let xml = crate::misarch::report::junit(&report, status.as_str(), reason.as_deref());
         return Ok(([(axum::http::header::CONTENT_TYPE, "application/xml; charset=utf-8")], xml).into_response());
     }

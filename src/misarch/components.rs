@@ -367,16 +367,12 @@ fn query(pairs: &[(&str, String)]) -> String {
 /// Percent-encodes everything but RFC 3986's unreserved characters, so that a service name can never
 /// reach another route; validated names and identities pass unchanged.
 fn path_segment(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
+    percent_encoding::utf8_percent_encode(text, NOT_UNRESERVED).to_string()
 }
+
+/// Everything but RFC 3986's unreserved characters (letters, digits, `-`, `.`, `_`, `~`).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Serializes plain data (strings, integers, finite floats, JSON values), which cannot fail.
 fn json_text(value: &impl Serialize) -> String {
