@@ -335,6 +335,11 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
         let puts: Vec<_> = rig.configurator.requests().into_iter().filter(|r| r.method == "PUT").collect();
         assert_eq!(puts.len(), 16, "4 resets, 2 sets of 4, 4 resets");
         assert!(puts.iter().all(|put| put.path_and_query.starts_with("/configuration/catalog/variables/")));
+        // One after another, each awaited: a change in flight with another of the same service could be published
+        // after it and undo it.
+        for (index, put) in puts.iter().enumerate() {
+            assert!(!puts[index + 1..].iter().any(|later| put.overlaps(later)), "PUT {index} overlaps a later one");
+        }
         let set = puts.iter().find(|put| put.body != r#"{"value":null}"#).unwrap();
         assert_eq!(set.path_and_query, "/configuration/catalog/variables/serviceInvocationDeterioration");
         assert_eq!(
@@ -350,6 +355,14 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
         rig.assert_reset("catalog");
         assert_eq!(failures.len(), 2);
         assert!(failures.iter().all(|failure| failure["outcome"] == "succeeded"), "{failures:?}");
+        // Each change the configurator acknowledged is in the record, in order.
+        for failure in failures {
+            let acknowledged = failure["acknowledged"].as_array().unwrap();
+            let variables: Vec<&str> = acknowledged.iter().map(|change| change["variable"].as_str().unwrap()).collect();
+            assert_eq!(variables, eris::misarch::components::FAILURE_VARIABLES, "{failure}");
+            assert!(acknowledged.iter().all(|change| change["service"] == "catalog"));
+            assert!(instant(&acknowledged[0]["at"]) >= instant(&failure["applied_at"]));
+        }
 
         // Grafana: one dashboard, uid per trial, with the token; the link carries the run's range.
         let dashboards = rig.grafana.requests();
@@ -502,6 +515,57 @@ async fn metrics_that_never_arrive_fail_the_trial_at_the_deadline_and_clean_up()
         assert!(trial["metrics"].is_null());
         assert_eq!(rig.gatling.stopped(), [id.as_str()]);
         rig.assert_reset("catalog");
+    }
+}
+
+#[tokio::test]
+async fn a_failure_set_that_cannot_be_applied_ends_the_run_at_once_with_a_short_reason() {
+    for app in TestApp::all() {
+        // A 60-second workload whose metrics may take a minute more; failure set 2 comes at T0 + 3 s.
+        let gatling = GatlingBehaviour { main_run: Duration::from_secs(60), ..Default::default() };
+        let options = Options { gatling, metrics_timeout: Duration::from_secs(60), ..Options::default() };
+        let rig = Rig::start(app, options).await;
+        let mut misarch = experiment();
+        for file in misarch["gatling"].as_array_mut().unwrap() {
+            file["encodedUserStepsFileContent"] = json!(encode(&format!("usersteps\n{}", "1\n".repeat(10))));
+        }
+        misarch["misarchFailures"][0]["pauses"] = json!({"before": 0, "after": 3});
+        let id = rig.run(misarch).await;
+        rig.wait_for_t0(&id).await;
+        wait_until(Duration::from_secs(10), "failure set 1 applied", || async {
+            rig.trial(&id).await["trial_record"]["misarch"]["failures"][0]["outcome"] == "succeeded"
+        })
+        .await;
+        // As after a restart of the configurator: the service has not registered again.
+        rig.configurator.forget("catalog");
+
+        // The run ends now, not when the workload or the metrics deadline would have (wait_for_end waits 20 s).
+        let trial = rig.app.wait_for_end(&id).await;
+        assert_eq!(trial["status"], "Failed", "{trial}");
+        assert!(trial["metrics"].is_null(), "the workload did not run to its end");
+        let reason = trial["status_reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("failure set 2 of 2 at T0+3 s: catalog reset could not be applied: PUT "),
+            "{reason}"
+        );
+        // Each cause once, by its first error: the failure set, and the clean-up that could not reset the service.
+        let (failure_set, cleanup) = reason.split_once("; MiSArch cleanup failed: ").expect(reason);
+        assert!(
+            failure_set.ends_with(
+                "answered 404: Service configuration with name \"catalog\" not found. (and 3 more, in the trial record)"
+            ),
+            "{reason}"
+        );
+        assert!(cleanup.starts_with("PUT ") && cleanup.ends_with("(and 3 more, in the trial record)"), "{reason}");
+        assert!(reason.chars().count() < 700, "a short reason: {reason}");
+        let failures = trial["trial_record"]["misarch"]["failures"].as_array().unwrap().clone();
+        assert_eq!(failures[1]["outcome"], "failed");
+        let detail = failures[1]["error"].as_str().unwrap();
+        assert!(
+            FAILURE_VARIABLES.iter().all(|variable| detail.contains(variable)),
+            "the record has every cause: {detail}"
+        );
+        assert_eq!(rig.gatling.stopped(), [id.as_str()], "the workload was stopped at once");
     }
 }
 

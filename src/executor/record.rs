@@ -112,6 +112,17 @@ pub struct FailureRecord {
     pub applied_at: Option<DateTime<Utc>>,
     pub outcome: StepOutcome,
     pub error: Option<String>,
+    /// Each change the configurator acknowledged, in the order it did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledged: Vec<Acknowledged>,
+}
+
+/// A configurator variable change the configurator answered with success, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Acknowledged {
+    pub service: String,
+    pub variable: String,
+    pub at: DateTime<Utc>,
 }
 
 impl TrialRecord {

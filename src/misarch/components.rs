@@ -22,6 +22,10 @@ pub const CHAOS_TOOLKIT_CLIENT: &str = "chaostoolkit";
 pub const FAILURE_VARIABLES: [&str; 4] =
     ["pubsubDeterioration", "serviceInvocationDeterioration", "artificialMemoryUsage", "artificialCPUUsage"];
 
+/// Added to eris's wait at the barrier in the Chaos Toolkit executor's `testDelay`: the trigger is polled by every
+/// replica's clock and eris's deadline is checked every poll, so the executor must not give up right at it.
+pub const TEST_DELAY_MARGIN: Duration = Duration::from_secs(60);
+
 /// The testVersion of every trial: the trial id alone makes the identity unique (see [`test_identity`]).
 pub const TEST_VERSION: &str = "v1";
 
@@ -192,9 +196,10 @@ pub fn gatling_stop(test_uuid: &str, test_version: &str) -> ComponentRequest {
 /// nothing for Chaos Toolkit to run (then it is not started and not awaited at the barrier).
 ///
 /// `testDelay` only extends the executor's wait for the trigger: it polls `6000 + testDelay` times, 100 ms
-/// apart. The original passes warm-up + steady state in seconds, so a long pre-trigger phase or a slow
-/// first Gradle run outlasts the wait and the chaos silently never runs. eris passes the
-/// barrier timeout in polls instead, so the executor waits at least 10 minutes longer than eris's barrier.
+/// apart, then gives up and never runs the chaos. The original passes warm-up + steady state in seconds, so a long
+/// pre-trigger phase or a slow first Gradle run outlasts the wait and the chaos silently never runs. eris passes
+/// its own whole wait at the barrier in polls (`ERIS_BARRIER_TIMEOUT_SECS` + warm-up + steady state) plus
+/// [`TEST_DELAY_MARGIN`], so the executor always waits longer than eris does, by ten minutes and the margin.
 pub fn chaos_toolkit_start(
     experiment: &MisarchExperiment,
     test_uuid: &str,
@@ -204,7 +209,8 @@ pub fn chaos_toolkit_start(
     if !experiment.uses_chaos_toolkit() {
         return None;
     }
-    let polls = u64::try_from(barrier_timeout.as_millis().div_ceil(100)).unwrap_or(u64::MAX).min(i32::MAX as u64);
+    let wait = barrier_timeout + super::definition::pre_trigger_duration(experiment) + TEST_DELAY_MARGIN;
+    let polls = u64::try_from(wait.as_millis().div_ceil(100)).unwrap_or(u64::MAX).min(i32::MAX as u64);
     let query = query(&[
         ("testUUID", test_uuid.to_string()),
         ("testVersion", test_version.to_string()),
@@ -225,10 +231,50 @@ fn stop_request(test_uuid: &str, test_version: &str) -> ComponentRequest {
     ComponentRequest::new(Method::POST, format!("/stop-experiment?{query}"))
 }
 
+/// The variable changes of one service, to be sent one after another, each awaited before the next. Every change
+/// makes the configurator publish the service's whole variable map, and the sidecar takes each event it receives as
+/// the whole map; two changes in flight at once may be published in either order, and the older map may then undo
+/// the newer one, silently. Different services are independent and may go in parallel. The original executor sends
+/// every change in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceChanges {
+    pub service: String,
+    pub changes: Vec<VariableChange>,
+}
+
+/// One `PUT /configuration/{service}/variables/{variable}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableChange {
+    pub variable: &'static str,
+    pub request: ComponentRequest,
+}
+
+impl ServiceChanges {
+    fn new(service: &str, requests: Vec<ComponentRequest>) -> Self {
+        let changes = FAILURE_VARIABLES
+            .iter()
+            .cycle()
+            .zip(requests)
+            .map(|(variable, request)| VariableChange { variable, request })
+            .collect();
+        ServiceChanges { service: service.to_owned(), changes }
+    }
+
+    /// The changes that apply a failure entry to its service.
+    pub fn apply(failure: &FailureEntry) -> Self {
+        Self::new(&failure.name, set_failure_variables(failure))
+    }
+
+    /// The changes that reset a service's four variables.
+    pub fn reset(service: &str) -> Self {
+        Self::new(service, reset_failure_variables(service))
+    }
+}
+
 /// The configurator calls that apply a failure entry: one `PUT /configuration/{service}/variables/{variable}`
-/// per variable, all four, an absent one as `{"value":null}` so that it is cleared. The
-/// service is the entry's `name`. The four calls are independent and may be sent concurrently.
-pub fn set_failure_variables(failure: &FailureEntry) -> Vec<ComponentRequest> {
+/// per variable, all four in [`FAILURE_VARIABLES`]'s order, an absent one as `{"value":null}` so that it is
+/// cleared. The service is the entry's `name`.
+fn set_failure_variables(failure: &FailureEntry) -> Vec<ComponentRequest> {
     let service = &failure.name;
     let [pub_sub, service_invocation, memory, cpu] = FAILURE_VARIABLES;
     vec![
@@ -240,7 +286,7 @@ pub fn set_failure_variables(failure: &FailureEntry) -> Vec<ComponentRequest> {
 }
 
 /// The configurator calls that reset all four failure variables of a service to their defaults (null).
-pub fn reset_failure_variables(service: &str) -> Vec<ComponentRequest> {
+fn reset_failure_variables(service: &str) -> Vec<ComponentRequest> {
     FAILURE_VARIABLES.iter().map(|variable| put_variable(service, variable, "{\"value\":null}".to_string())).collect()
 }
 
@@ -258,11 +304,12 @@ fn put_variable(service: &str, variable: &str, body: String) -> ComponentRequest
     ComponentRequest::new(Method::PUT, path).with_body(JSON, body)
 }
 
-/// A step of the failure timeline: at `at` after T0, send `requests` (they are independent of one another).
+/// A step of the failure timeline: at `at` after T0, make the changes of each service, in order within a
+/// service; the services are independent of one another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimedAction {
     pub at: Duration,
-    pub requests: Vec<ComponentRequest>,
+    pub services: Vec<ServiceChanges>,
     pub description: String,
 }
 
@@ -287,7 +334,8 @@ pub fn failure_timeline(experiment: &MisarchExperiment) -> Vec<TimedAction> {
         let summary: Vec<String> = set.failures.iter().map(describe_entry).collect();
         actions.push(TimedAction {
             at,
-            requests: set.failures.iter().flat_map(set_failure_variables).collect(),
+            // A set names each service once (the definition's rule), so each entry is one service's sequence.
+            services: set.failures.iter().map(ServiceChanges::apply).collect(),
             description: format!("failure set {} of {total} at T0+{} s: {}", i + 1, at.as_secs(), summary.join("; ")),
         });
     }
@@ -319,8 +367,8 @@ fn describe_entry(entry: &FailureEntry) -> String {
 pub struct Teardown {
     /// The stop of each component the run started. A 404 means the component had nothing running.
     pub stops: Vec<(Component, ComponentRequest)>,
-    /// The targeted services, each with the requests that reset its four variables.
-    pub resets: Vec<(String, Vec<ComponentRequest>)>,
+    /// The targeted services, each with the changes that reset its four variables.
+    pub resets: Vec<ServiceChanges>,
 }
 
 pub fn teardown(experiment: &MisarchExperiment, test_uuid: &str, test_version: &str) -> Teardown {
@@ -328,13 +376,8 @@ pub fn teardown(experiment: &MisarchExperiment, test_uuid: &str, test_version: &
     if experiment.uses_chaos_toolkit() {
         stops.push((Component::ChaosToolkit, chaos_toolkit_stop(test_uuid, test_version)));
     }
-    let resets = super::definition::targeted_services(experiment)
-        .into_iter()
-        .map(|service| {
-            let requests = reset_failure_variables(&service);
-            (service, requests)
-        })
-        .collect();
+    let resets =
+        super::definition::targeted_services(experiment).iter().map(|service| ServiceChanges::reset(service)).collect();
     Teardown { stops, resets }
 }
 
@@ -462,14 +505,25 @@ mod tests {
         let request =
             chaos_toolkit_start(&experiment(), TEST_UUID, "v1", Duration::from_secs(900)).expect("chaos is used");
         assert_eq!(request.method, "POST");
-        // 900 s of barrier = 9000 polls of 100 ms on top of the executor's own 6000.
+        // 900 s of barrier and 60 s of margin = 9600 polls of 100 ms on top of the executor's own 6000.
         assert_eq!(
             request.path_and_query,
-            "/start-experiment?testUUID=3f2b6c1e-8d4a-4c2e-9a71-0b5d2e6f4a10&testVersion=v1&testDelay=9000"
+            "/start-experiment?testUUID=3f2b6c1e-8d4a-4c2e-9a71-0b5d2e6f4a10&testVersion=v1&testDelay=9600"
         );
         assert_eq!(request.content_type, Some("text/plain;charset=UTF-8"));
         let body: Value = serde_json::from_str(&request.body.expect("a body")).expect("JSON");
         assert_eq!(body, parse_json(CHAOS_DOCKER_DEFAULT));
+
+        // The warm-up and the steady state hold the trigger back too: their 700 s are in the wait.
+        let long = experiment_with("/warmUp", json!({"duration": 300, "rate": 1}));
+        let long = validate(&with(
+            serde_json::to_value(&long).unwrap().as_object().unwrap().clone(),
+            "/steadyState",
+            json!({"duration": 400, "rate": 1, "factor": 1.2}),
+        ))
+        .expect("valid");
+        let request = chaos_toolkit_start(&long, TEST_UUID, "v1", Duration::from_secs(900)).expect("chaos is used");
+        assert!(request.path_and_query.ends_with("&testDelay=16600"), "{}", request.path_and_query);
 
         let empty = experiment_with("/chaosToolkit", parse_json(CHAOS_EMPTY));
         assert_eq!(chaos_toolkit_start(&empty, TEST_UUID, "v1", Duration::from_secs(900)), None);
@@ -552,14 +606,14 @@ mod tests {
         let timeline = failure_timeline(&experiment());
         assert_eq!(timeline.len(), 2);
         assert_eq!(timeline[0].at, Duration::from_secs(600));
-        assert_eq!(timeline[0].requests, set_failure_variables(&experiment().misarch_failures[0].failures[0]));
+        assert_eq!(timeline[0].services, [ServiceChanges::apply(&experiment().misarch_failures[0].failures[0])]);
         assert_eq!(
             timeline[0].description,
             "failure set 1 of 2 at T0+600 s: catalog sets serviceInvocationDeterioration, clears pubsubDeterioration, \
              artificialMemoryUsage, artificialCPUUsage"
         );
         assert_eq!(timeline[1].at, Duration::from_secs(900));
-        assert_eq!(timeline[1].requests, reset_failure_variables("catalog"));
+        assert_eq!(timeline[1].services, [ServiceChanges::reset("catalog")]);
         assert_eq!(timeline[1].description, "failure set 2 of 2 at T0+900 s: catalog reset");
 
         // The docs example: failure at T0+10 s, reset at T0+15 s.
@@ -578,8 +632,29 @@ mod tests {
         assert_eq!(timeline.len(), 2);
         assert!(timeline.iter().all(|action| action.at == Duration::from_secs(30)));
         assert!(timeline[0].description.starts_with("failure set 2 of 3"));
-        assert_eq!(timeline[1].requests.len(), 8);
+        let services: Vec<(&str, usize)> =
+            timeline[1].services.iter().map(|changes| (changes.service.as_str(), changes.changes.len())).collect();
+        assert_eq!(services, [("payment", 4), ("order", 4)], "one sequence per service");
         assert!(timeline[1].description.ends_with("payment reset; order sets artificialMemoryUsage, clears pubsubDeterioration, serviceInvocationDeterioration, artificialCPUUsage"));
+    }
+
+    #[test]
+    fn changes_of_one_service_are_one_sequence_in_order() {
+        let reset = ServiceChanges::reset("catalog");
+        let variables: Vec<&str> = reset.changes.iter().map(|change| change.variable).collect();
+        assert_eq!(variables, FAILURE_VARIABLES);
+        assert!(
+            reset
+                .changes
+                .iter()
+                .zip(FAILURE_VARIABLES)
+                .all(|(change, variable)| change.request.path_and_query.ends_with(&format!("/variables/{variable}")))
+        );
+        let applied = ServiceChanges::apply(&experiment().misarch_failures[0].failures[0]);
+        assert_eq!(applied.service, "catalog");
+        let bodies: Vec<&str> = applied.changes.iter().map(|change| change.request.body.as_deref().unwrap()).collect();
+        assert_eq!(bodies[0], r#"{"value":null}"#, "pubsubDeterioration is cleared first");
+        assert_eq!(bodies.len(), 4);
     }
 
     #[test]
@@ -629,7 +704,7 @@ mod tests {
         let teardown = teardown(&experiment(), TEST_UUID, "v1");
         assert_eq!(teardown.stops[0], (Component::Gatling, gatling_stop(TEST_UUID, "v1")));
         assert_eq!(teardown.stops[1], (Component::ChaosToolkit, chaos_toolkit_stop(TEST_UUID, "v1")));
-        assert_eq!(teardown.resets, vec![("catalog".to_owned(), reset_failure_variables("catalog"))]);
+        assert_eq!(teardown.resets, [ServiceChanges::reset("catalog")]);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 #![allow(dead_code, reason = "each test binary uses a different part of the harness")]
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
@@ -27,8 +27,12 @@ use tokio::task::AbortHandle;
 /// The components poll the trigger every 100 ms.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How many polls a fake executor makes before it gives up on the trigger. The real ones make 6000 (plus
-/// `testDelay` for Chaos Toolkit), ten minutes; a minute is ample for a test and ends a forgotten run sooner.
+/// `testDelay` for Chaos Toolkit, which this fake adds too), ten minutes; a minute is ample for a test and ends a
+/// forgotten run sooner.
 const MAX_POLLS: usize = 600;
+/// How long the fake configurator takes to answer a variable PUT (the real one publishes the service's whole map
+/// first), so that PUTs sent at once are seen in flight at once.
+const PUBLISH_DELAY: Duration = Duration::from_millis(20);
 /// A bound on each call to eris, so that an eris that never answers shows up as a failed callback (status 0).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sidecar variables the configurator accepts; any other key is a 500 there.
@@ -46,6 +50,15 @@ pub struct Recorded {
     pub body: String,
     /// When the request arrived.
     pub at: Instant,
+    /// When its answer was sent; empty while it is being answered.
+    pub answered: Arc<OnceLock<Instant>>,
+}
+
+impl Recorded {
+    /// Whether `later` arrived before this one was answered: the two were in flight at once.
+    pub fn overlaps(&self, later: &Recorded) -> bool {
+        later.at < self.answered.get().copied().unwrap_or(later.at + Duration::from_secs(1))
+    }
 }
 
 /// One outgoing call a fake component made to eris, and what eris answered.
@@ -327,17 +340,18 @@ fn chaos_start(request: &Incoming, eris: &Eris, runs: &Runs, ran: &Log<String>) 
              overloaded or there is an error in the application.",
         );
     }
-    let run = tokio::spawn(chaos_run(eris.clone(), uuid.clone(), version.clone(), ran.clone()));
+    let delay = request.param("testDelay").and_then(|delay| delay.trim().parse::<usize>().ok()).unwrap_or(0);
+    let run = tokio::spawn(chaos_run(eris.clone(), uuid.clone(), version.clone(), MAX_POLLS + delay, ran.clone()));
     runs.lock().unwrap().insert(format!("{uuid}:{version}"), run.abort_handle());
     json_response(StatusCode::OK, json!({"status": "Experiment started"}))
 }
 
 /// `run_experiment()`: the registration's errors are only printed; a failed poll is printed and retried; the
 /// trigger counts when the status is 200 and the body, stripped and lowercased, is `true`.
-async fn chaos_run(eris: Eris, uuid: String, version: String, ran: Log<String>) {
+async fn chaos_run(eris: Eris, uuid: String, version: String, polls: usize, ran: Log<String>) {
     let trigger = format!("/trigger/{uuid}/{version}");
     eris.call(Method::POST, &format!("{trigger}?client=chaostoolkit"), None).await;
-    for _ in 0..MAX_POLLS {
+    for _ in 0..polls {
         let (status, body) = eris.call(Method::GET, &trigger, None).await;
         if status == 200 && body.trim().eq_ignore_ascii_case("true") {
             ran.lock().unwrap().push(uuid);
@@ -368,14 +382,16 @@ pub struct FakeConfigurator {
     pub url: String,
     requests: Log<Recorded>,
     variables: Arc<Mutex<HashMap<(String, String), Value>>>,
+    services: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeConfigurator {
     pub async fn start(services: &[&str]) -> Self {
-        let services: Vec<String> = services.iter().map(|service| (*service).to_owned()).collect();
+        let services: Arc<Mutex<Vec<String>>> =
+            Arc::new(Mutex::new(services.iter().map(|service| (*service).to_owned()).collect()));
         let variables: Arc<Mutex<HashMap<(String, String), Value>>> = Arc::default();
         let handler = {
-            let variables = variables.clone();
+            let (variables, services) = (variables.clone(), services.clone());
             move |request: &Incoming| {
                 let variable_path = request
                     .path
@@ -384,16 +400,26 @@ impl FakeConfigurator {
                     .filter(|(service, variable)| !service.contains('/') && !variable.contains('/'));
                 match (request.method.as_str(), request.path.as_str(), variable_path) {
                     ("GET", "/health", _) => json_response(StatusCode::OK, json!({"status": "OK"})),
-                    ("GET", "/configuration/names", _) => json_response(StatusCode::OK, json!(services)),
+                    ("GET", "/configuration/names", _) => {
+                        json_response(StatusCode::OK, json!(*services.lock().unwrap()))
+                    }
                     ("PUT", _, Some((service, variable))) => {
-                        put_variable(request, &services, &variables, service, variable)
+                        put_variable(request, &services.lock().unwrap(), &variables, service, variable)
                     }
                     _ => StatusCode::NOT_FOUND.into_response(),
                 }
             }
         };
-        let (url, requests) = serve(handler).await;
-        Self { url, requests, variables }
+        let publishing =
+            |request: &Incoming| if request.method == Method::PUT { PUBLISH_DELAY } else { Duration::ZERO };
+        let (url, requests) = serve_answering_after(handler, publishing).await;
+        Self { url, requests, variables, services }
+    }
+
+    /// Forgets a service, as a restarted configurator does until the service's sidecar registers again: its PUTs
+    /// answer 404 from now on.
+    pub fn forget(&self, service: &str) {
+        self.services.lock().unwrap().retain(|known| known != service);
     }
 
     /// What eris sent to it.
@@ -548,12 +574,21 @@ async fn serve<H>(handler: H) -> (String, Log<Recorded>)
 where
     H: Fn(&Incoming) -> Response + Clone + Send + Sync + 'static,
 {
+    serve_answering_after(handler, |_| Duration::ZERO).await
+}
+
+/// [`serve`], answering each request `delay(request)` after the handler made its answer.
+async fn serve_answering_after<H>(handler: H, delay: fn(&Incoming) -> Duration) -> (String, Log<Recorded>)
+where
+    H: Fn(&Incoming) -> Response + Clone + Send + Sync + 'static,
+{
     let requests = Log::default();
     let record = requests.clone();
     let app = axum::Router::new().fallback(move |request: Request| {
         let (record, handler) = (record.clone(), handler.clone());
         async move {
             let at = Instant::now();
+            let answered = Arc::new(OnceLock::new());
             let (parts, body) = request.into_parts();
             let body = axum::body::to_bytes(body, usize::MAX).await;
             let header_of = |name| header_text(&parts.headers, name);
@@ -567,6 +602,7 @@ where
                 authorization: header_of(header::AUTHORIZATION),
                 body: body.as_ref().map(|bytes| String::from_utf8_lossy(bytes).into_owned()).unwrap_or_default(),
                 at,
+                answered: answered.clone(),
             });
             let Ok(body) = body else {
                 return StatusCode::BAD_REQUEST.into_response();
@@ -574,13 +610,17 @@ where
             let query = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
                 .map(|(key, value)| (key.into_owned(), value.into_owned()))
                 .collect();
-            handler(&Incoming {
+            let incoming = Incoming {
                 method: parts.method,
                 path: parts.uri.path().to_owned(),
                 query,
                 content_type: header_of(header::CONTENT_TYPE),
                 body: String::from_utf8_lossy(&body).into_owned(),
-            })
+            };
+            let response = handler(&incoming);
+            tokio::time::sleep(delay(&incoming)).await;
+            let _ = answered.set(Instant::now());
+            response
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");

@@ -53,8 +53,9 @@ where
             }
         }
         if !teardown.resets.is_empty() {
-            let services: Vec<String> = teardown.resets.iter().map(|(service, _)| service.clone()).collect();
-            match self.reset_services(phase, teardown.resets, Stoppable::No).await {
+            let services: Vec<&str> = teardown.resets.iter().map(|changes| changes.service.as_str()).collect();
+            let applied = self.change_variables(phase, &teardown.resets, Stoppable::No).await;
+            match RunError::all(applied.errors) {
                 Ok(()) => {
                     let message = format!("Cleared the failure variables of {}.", services.join(", "));
                     self.log(phase, "INFO", &message).await;

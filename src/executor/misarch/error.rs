@@ -48,6 +48,9 @@ pub enum RunError {
     MetricsTimeout { seconds: u64 },
     #[error("the trial was stopped")]
     Stopped,
+    /// The run was given up because a failure set could not be applied (that is the error told).
+    #[error("the run was given up: a failure set could not be applied")]
+    Abandoned,
     #[error("the metrics are missing from the trial")]
     MetricsMissing,
     #[error("the stored metrics cannot be read")]
@@ -59,8 +62,9 @@ pub enum RunError {
     /// A step of the experiment's `steps`, which run alongside the workload, failed.
     #[error("steps[{index}] failed: {message}")]
     StepFailed { index: usize, message: String },
-    /// A failure set of the timeline could not be applied at its time.
-    #[error("{description} could not be applied: {error}")]
+    /// A failure set of the timeline could not be applied at its time. Told with its first cause only; the failure
+    /// set's entry in the trial record has them all.
+    #[error("{description} could not be applied: {}", first_cause(error))]
     FailureNotApplied { description: String, error: Box<RunError> },
     #[error("stopping the {component} answered {status}: {body}")]
     StopRefused { component: &'static str, status: u16, body: String },
@@ -91,9 +95,49 @@ fn violations(violations: &[Violation]) -> String {
     described.join(", ")
 }
 
-/// The errors one after another, as the status reason tells them.
+/// The errors one after another, each told once.
 pub fn join(errors: &[RunError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    let mut texts: Vec<String> = Vec::new();
+    for text in errors.iter().map(ToString::to_string) {
+        if !texts.contains(&text) {
+            texts.push(text);
+        }
+    }
+    texts.join("; ")
+}
+
+/// The longest status reason the run gives; the trial record keeps every detail.
+const MAX_REASON_CHARS: usize = 1_000;
+
+/// A trial's status reason from `problems`: each told once, and bounded.
+pub fn reason(problems: &[RunError]) -> String {
+    bounded(join(problems))
+}
+
+impl RunError {
+    /// The error told by its first cause and how many more there were, for a status reason; the record has all.
+    pub fn short(&self) -> String {
+        first_cause(self)
+    }
+}
+
+/// A status reason cut to [`MAX_REASON_CHARS`].
+pub fn bounded(text: String) -> String {
+    match text.char_indices().nth(MAX_REASON_CHARS) {
+        Some((at, _)) => format!("{}… (cut; the trial record has the rest)", &text[..at]),
+        None => text,
+    }
+}
+
+/// The first of several errors, and how many more there were.
+fn first_cause(error: &RunError) -> String {
+    match error {
+        RunError::Several(errors) if errors.len() > 1 => {
+            format!("{} (and {} more, in the trial record)", first_cause(&errors[0]), errors.len() - 1)
+        }
+        RunError::Several(errors) if errors.len() == 1 => first_cause(&errors[0]),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +150,20 @@ mod tests {
         assert_eq!(RunError::all(vec![RunError::Stopped]), Err(RunError::Stopped));
         let both = RunError::all(vec![RunError::Stopped, RunError::MetricsMissing]).unwrap_err();
         assert_eq!(both.to_string(), "the trial was stopped; the metrics are missing from the trial");
+        let twice = RunError::all(vec![RunError::Stopped, RunError::Stopped]).unwrap_err();
+        assert_eq!(twice.to_string(), "the trial was stopped", "each error is told once");
+        let long = vec![RunError::Upload("x".repeat(5_000))];
+        assert!(reason(&long).chars().count() < 1_100 && reason(&long).ends_with("the trial record has the rest)"));
+        let refused =
+            |variable: &str| RunError::Refused { call: format!("PUT /{variable}"), status: 404, body: String::new() };
+        let not_applied = RunError::FailureNotApplied {
+            description: "failure set 1".into(),
+            error: Box::new(RunError::Several(vec![refused("a"), refused("b"), refused("c")])),
+        };
+        assert_eq!(
+            not_applied.to_string(),
+            "failure set 1 could not be applied: PUT /a answered 404:  (and 2 more, in the trial record)"
+        );
         let timeout = RunError::BarrierTimeout { seconds: 5, missing: vec!["gatling".into()], registered: vec![] };
         assert_eq!(
             timeout.to_string(),

@@ -23,6 +23,7 @@
 //! Calls to the components go through [`transport`]; what goes wrong is a [`error::RunError`].
 
 mod cleanup;
+mod configurator;
 mod error;
 mod evaluation;
 mod export;
@@ -105,9 +106,9 @@ impl MisarchRuntime {
         let mut end = run.run_components(steps).await;
         // Clean-up whatever happened, not cut short by a stop.
         if let Err(reason) = run.cleanup("cleanup").await {
-            let reason = format!("MiSArch cleanup failed: {reason}");
+            let reason = format!("MiSArch cleanup failed: {}", reason.short());
             match &mut end.failure {
-                Some((_, existing)) => *existing = format!("{existing}; {reason}"),
+                Some((_, existing)) => *existing = error::bounded(format!("{existing}; {reason}")),
                 None => end.failure = Some((TrialStatus::Failed, reason)),
             }
         }
@@ -190,7 +191,7 @@ where
         let outcome = self.workload(t0, steps).await;
         let mut problems = outcome.problems;
         let Some(ended) = outcome.metrics_at else {
-            return MisarchEnd::failed(TrialStatus::Failed, error::join(&problems));
+            return MisarchEnd::failed(TrialStatus::Failed, error::reason(&problems));
         };
         let mut end = MisarchEnd::default();
         match self.goals().await {
@@ -206,7 +207,7 @@ where
             Err(reason) => problems.push(reason),
         }
         if !problems.is_empty() {
-            end.failure = Some((TrialStatus::Failed, error::join(&problems)));
+            end.failure = Some((TrialStatus::Failed, error::reason(&problems)));
         }
         end
     }

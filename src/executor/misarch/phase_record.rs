@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::Run;
 use super::error::RunError;
-use crate::executor::record::{MisarchPhaseRecord, MisarchRecord, StepOutcome, TrialRecord, log_line};
+use crate::executor::record::{Acknowledged, MisarchPhaseRecord, MisarchRecord, StepOutcome, TrialRecord, log_line};
 
 impl<S, F> Run<'_, S>
 where
@@ -85,6 +85,7 @@ where
         outcome: StepOutcome,
         applied_at: Option<DateTime<Utc>>,
         error: Option<String>,
+        acknowledged: Vec<Acknowledged>,
     ) {
         self.recorder
             .update(|record| {
@@ -92,9 +93,17 @@ where
                     entry.outcome = outcome;
                     entry.applied_at = applied_at;
                     entry.error = error;
+                    entry.acknowledged = acknowledged;
                 }
             })
             .await;
+    }
+
+    /// Records the failure sets in `range` as skipped, and why.
+    pub(super) async fn skip_failures(&self, range: std::ops::Range<usize>, why: &str) {
+        for index in range {
+            self.set_failure(index, StepOutcome::Skipped, None, Some(why.to_owned()), Vec::new()).await;
+        }
     }
 
     /// Records T0, when every component registered at the barrier.

@@ -3,15 +3,14 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::Run;
 use super::error::RunError;
-use super::transport::{Call, Stoppable};
+use super::transport::Stoppable;
 use crate::executor::record::{StepOutcome, TrialRecord};
 use crate::json::from_text;
-use crate::misarch::components::{self, Component};
+use crate::misarch::components::{self, Component, ServiceChanges};
 use crate::misarch::definition;
 use crate::time;
 
@@ -72,28 +71,9 @@ where
             self.end(phase, StepOutcome::Skipped, "No failure set targets a service.").await;
             return Ok(());
         }
-        let resets = services.iter().map(|service| (service.clone(), components::reset_failure_variables(service)));
-        let result = self.reset_services(phase, resets.collect(), Stoppable::Yes).await;
+        let resets: Vec<ServiceChanges> = services.iter().map(|service| ServiceChanges::reset(service)).collect();
+        let result = RunError::all(self.change_variables(phase, &resets, Stoppable::Yes).await.errors);
         self.close(phase, result, &format!("Cleared the failure variables of {}.", services.join(", "))).await
-    }
-
-    /// Sends each service's reset requests; every service is tried even when one fails.
-    pub(super) async fn reset_services(
-        &self,
-        phase: usize,
-        resets: Vec<(String, Vec<components::ComponentRequest>)>,
-        stoppable: Stoppable,
-    ) -> Result<(), RunError> {
-        let mut errors = Vec::new();
-        for (_, requests) in resets {
-            let calls: Vec<Call<'_>> = requests
-                .into_iter()
-                .map(|request| self.component_call(Component::Configurator, request))
-                .collect::<Result<_, _>>()?;
-            let results = join_all(calls.iter().map(|call| self.expect_success(phase, call, true, stoppable))).await;
-            errors.extend(results.into_iter().filter_map(Result::err));
-        }
-        RunError::all(errors)
     }
 
     // ---- 3. start -----------------------------------------------------------------------------------------------

@@ -4,16 +4,15 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use futures_util::future::join_all;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Run;
 use super::error::RunError;
-use super::transport::{Call, Stoppable};
+use super::transport::Stoppable;
 use crate::executor::Failure;
 use crate::executor::record::{FailureRecord, MisarchRecord, StepOutcome, TrialRecord};
-use crate::misarch::components::{self, Component, TimedAction};
+use crate::misarch::components::{self, TimedAction};
 use crate::misarch::definition;
 use crate::time;
 
@@ -38,6 +37,9 @@ where
         let since_t0 = (Utc::now() - t0).to_std().unwrap_or_default();
         let t0_instant = Instant::now().checked_sub(since_t0).unwrap_or_else(Instant::now);
         let workload_over = CancellationToken::new();
+        // Cancelled when a failure set cannot be applied: the experiment can no longer run as written, so the run
+        // ends at once instead of at the metrics deadline.
+        let abandoned = CancellationToken::new();
         let timeline = components::failure_timeline(self.experiment());
         self.recorder
             .update(|record| {
@@ -50,16 +52,17 @@ where
                         applied_at: None,
                         outcome: StepOutcome::Running,
                         error: None,
+                        acknowledged: Vec::new(),
                     })
                     .collect();
             })
             .await;
         let metrics = async {
-            let result = self.wait_for_metrics(phase, t0_instant).await;
+            let result = self.wait_for_metrics(phase, t0_instant, &abandoned).await;
             workload_over.cancel();
             result
         };
-        let failures = self.apply_timeline(phase, t0_instant, &timeline, &workload_over);
+        let failures = self.apply_timeline(phase, t0_instant, &timeline, &workload_over, &abandoned);
         let (metrics, failures, step_failure) = tokio::join!(metrics, failures, steps);
         let mut problems = Vec::new();
         if let Some(failure) = step_failure {
@@ -68,6 +71,8 @@ where
         problems.extend(failures);
         let metrics_at = match metrics {
             Ok(at) => Some(at),
+            // The failure set that could not be applied is the cause, and is told already.
+            Err(RunError::Abandoned) => None,
             Err(reason) => {
                 problems.insert(0, reason);
                 None
@@ -87,7 +92,12 @@ where
         WorkloadOutcome { metrics_at, problems }
     }
 
-    async fn wait_for_metrics(&self, phase: usize, t0: Instant) -> Result<DateTime<Utc>, RunError> {
+    async fn wait_for_metrics(
+        &self,
+        phase: usize,
+        t0: Instant,
+        abandoned: &CancellationToken,
+    ) -> Result<DateTime<Utc>, RunError> {
         let allowed = definition::main_duration(self.experiment()) + self.settings().metrics_timeout;
         let deadline = t0 + allowed;
         loop {
@@ -102,18 +112,23 @@ where
             if Instant::now() >= deadline {
                 return Err(RunError::MetricsTimeout { seconds: allowed.as_secs() });
             }
-            self.pause().await?;
+            tokio::select! {
+                paused = self.pause() => paused?,
+                () = abandoned.cancelled() => return Err(RunError::Abandoned),
+            }
         }
     }
 
-    /// Applies the failure sets at their offsets from T0; returns why any could not be applied. Sets still pending
-    /// when the workload is over (or the trial is stopped) are skipped.
+    /// Applies the failure sets at their offsets from T0; returns why one could not be applied. Sets still pending
+    /// when the workload is over (or the trial is stopped) are skipped; a set that cannot be applied abandons the run
+    /// and skips the rest.
     async fn apply_timeline(
         &self,
         phase: usize,
         t0: Instant,
         timeline: &[TimedAction],
         workload_over: &CancellationToken,
+        abandoned: &CancellationToken,
     ) -> Vec<RunError> {
         let mut problems = Vec::new();
         for (index, action) in timeline.iter().enumerate() {
@@ -123,37 +138,27 @@ where
                 () = self.cancel.cancelled() => Some("the trial was stopped before its time"),
             };
             if let Some(why) = interrupted {
-                for skipped in index..timeline.len() {
-                    self.set_failure(skipped, StepOutcome::Skipped, None, Some(why.to_owned())).await;
-                }
+                self.skip_failures(index..timeline.len(), why).await;
                 break;
             }
             let applied_at = Utc::now();
             self.log(phase, "INFO", &format!("Applying {}.", action.description)).await;
-            let calls: Result<Vec<Call<'_>>, RunError> = action
-                .requests
-                .iter()
-                .map(|request| self.component_call(Component::Configurator, request.clone()))
-                .collect();
-            let result = match calls {
-                Ok(calls) => RunError::all(
-                    join_all(calls.iter().map(|call| self.expect_success(phase, call, true, Stoppable::Yes)))
-                        .await
-                        .into_iter()
-                        .filter_map(Result::err)
-                        .collect(),
-                ),
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(()) => self.set_failure(index, StepOutcome::Succeeded, Some(applied_at), None).await,
+            let applied = self.change_variables(phase, &action.services, Stoppable::Yes).await;
+            match RunError::all(applied.errors) {
+                Ok(()) => {
+                    self.set_failure(index, StepOutcome::Succeeded, Some(applied_at), None, applied.acknowledged).await
+                }
                 Err(error) => {
                     let text = error.to_string();
                     problems.push(RunError::FailureNotApplied {
                         description: action.description.clone(),
                         error: Box::new(error),
                     });
-                    self.set_failure(index, StepOutcome::Failed, Some(applied_at), Some(text)).await;
+                    self.set_failure(index, StepOutcome::Failed, Some(applied_at), Some(text), applied.acknowledged)
+                        .await;
+                    self.skip_failures(index + 1..timeline.len(), "an earlier failure set could not be applied").await;
+                    abandoned.cancel();
+                    break;
                 }
             }
         }
