@@ -321,7 +321,8 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
         assert!(callbacks.iter().any(|c| c.method == "GET" && c.body == "true"));
         assert!(callbacks.iter().filter(|c| c.method == "GET").all(|c| c.body == "true" || c.body == "false"));
 
-        // The Chaos Toolkit executor: probed, started with the experiment as raw text, ran at T0, stopped.
+        // The Chaos Toolkit executor: probed, started with the experiment as raw text, ran at T0, and left to finish
+        // at the normal end (a stop would kill `chaos run` before its rollbacks).
         let chaos = rig.chaos.requests();
         assert_eq!((chaos[0].method.as_str(), chaos[0].path_and_query.as_str()), ("GET", "/start-experiment"));
         assert!(
@@ -329,7 +330,8 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
         );
         assert_eq!(serde_json::from_str::<Value>(&chaos[1].body).unwrap(), experiment()["chaosToolkit"]);
         assert_eq!(rig.chaos.ran(), [id.as_str()]);
-        assert_eq!(chaos.last().unwrap().path_and_query, format!("/stop-experiment?testUUID={id}&testVersion=v1"));
+        assert!(rig.chaos.stopped().is_empty(), "{chaos:?}");
+        assert_eq!(record["misarch"]["chaos"], json!({"planned_secs": 0, "ending": "ran_out", "reason": null}));
 
         // The configurator: checked, reset, failure set 1 at T0, set 2 at T0 + 1 s, reset at the end.
         let puts: Vec<_> = rig.configurator.requests().into_iter().filter(|r| r.method == "PUT").collect();
@@ -397,6 +399,7 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
                 ("start", "succeeded"),
                 ("barrier", "succeeded"),
                 ("run", "succeeded"),
+                ("chaos", "succeeded"),
                 ("goals", "failed"),
                 ("export: Grafana", "succeeded"),
                 ("export: InfluxDB", "succeeded"),
@@ -519,6 +522,28 @@ async fn metrics_that_never_arrive_fail_the_trial_at_the_deadline_and_clean_up()
 }
 
 #[tokio::test]
+async fn a_chaos_plan_longer_than_the_workload_runs_to_its_end_and_is_not_stopped() {
+    for app in TestApp::all() {
+        // The 2-second workload ends first; the chaos plan kills at T0 and restarts after a 3-second pause.
+        let mut misarch = met_goals(experiment());
+        misarch["chaosToolkit"]["method"][0]["pauses"] = json!({"before": 0, "after": 3});
+        let (rig, id, trial) = Rig::run_to_end(app, Options::default(), misarch).await;
+        assert_eq!(trial["status"], "Succeeded", "{trial}");
+        let misarch = &trial["trial_record"]["misarch"];
+        let t0 = instant(&misarch["started_at"]);
+        let phases = misarch["phases"].as_array().unwrap();
+        let chaos = phases.iter().find(|phase| phase["phase"] == "chaos").expect("a chaos phase");
+        assert_eq!(chaos["outcome"], "succeeded", "{chaos}");
+        assert!(instant(&chaos["finished_at"]) >= t0 + chrono::Duration::seconds(3), "waited out: {chaos}");
+        assert!(chaos["logs"][0].as_str().unwrap().contains("Waiting"), "{chaos}");
+        assert_eq!(misarch["chaos"], json!({"planned_secs": 3, "ending": "ran_out", "reason": null}));
+        assert_eq!(rig.chaos.ran(), [id.as_str()]);
+        assert!(rig.chaos.stopped().is_empty(), "the chaos run is never cut short by a normal end");
+        assert_eq!(rig.gatling.stopped(), [id.as_str()], "Gatling is stopped as before (404: nothing ran)");
+    }
+}
+
+#[tokio::test]
 async fn a_failure_set_that_cannot_be_applied_ends_the_run_at_once_with_a_short_reason() {
     for app in TestApp::all() {
         // A 60-second workload whose metrics may take a minute more; failure set 2 comes at T0 + 3 s.
@@ -621,6 +646,29 @@ async fn a_stop_during_the_run_stops_the_components_and_resets_the_failures() {
         assert_eq!(phases.last().unwrap()["outcome"], "succeeded");
         // The Gatling executor never uploaded; nothing was measured.
         assert!(trial["metrics"].is_null());
+    }
+}
+
+#[tokio::test]
+async fn a_stop_while_the_chaos_plan_runs_out_stops_the_chaos_run_at_once() {
+    for app in TestApp::all() {
+        let mut misarch = met_goals(experiment());
+        misarch["chaosToolkit"]["method"][0]["pauses"] = json!({"before": 0, "after": 60});
+        let mut rig = Rig::start(app, Options::default()).await;
+        let id = rig.run(misarch).await;
+        wait_until(Duration::from_secs(20), "the chaos phase", || async {
+            let phases = rig.trial(&id).await["trial_record"]["misarch"]["phases"].clone();
+            phases.as_array().is_some_and(|phases| phases.iter().any(|phase| phase["phase"] == "chaos"))
+        })
+        .await;
+        rig.app.put(&format!("/api/v1/trial/{id}/stop"), &json!({})).await.expect_status(StatusCode::OK);
+        let trial = rig.app.wait_for_end(&id).await;
+        rig.stop_worker().await;
+        assert_eq!(trial["status"], "Stopped", "{trial}");
+        assert_eq!(rig.chaos.stopped(), [id.as_str()], "a stop stops the chaos run at once");
+        let chaos = &trial["trial_record"]["misarch"]["chaos"];
+        assert_eq!((chaos["planned_secs"].as_u64(), chaos["ending"].as_str()), (Some(60), Some("stopped")), "{chaos}");
+        assert!(chaos["reason"].as_str().unwrap().contains("the trial was stopped"), "{chaos}");
     }
 }
 

@@ -92,6 +92,28 @@ pub struct MisarchRecord {
     pub started_at: Option<DateTime<Utc>>,
     pub phases: Vec<MisarchPhaseRecord>,
     pub failures: Vec<FailureRecord>,
+    /// What became of the Chaos Toolkit run; absent when the experiment has nothing for Chaos Toolkit to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chaos: Option<ChaosRecord>,
+}
+
+/// The Chaos Toolkit run. The executor reports nothing back (no journal, no exit code), so eris knows only its plan
+/// and what eris itself did to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChaosRecord {
+    /// How long the plan takes from T0: the pauses and timeouts of the method and the rollbacks.
+    pub planned_secs: u64,
+    /// `ran_out`: eris waited until the plan's end and left the executor to finish, as the original executor does;
+    /// `stopped`: eris stopped it (`reason` says why).
+    pub ending: ChaosEnding,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChaosEnding {
+    RanOut,
+    Stopped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

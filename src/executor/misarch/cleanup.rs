@@ -4,11 +4,12 @@
 use std::future::Future;
 
 use super::Run;
+use super::chaos::ChaosEnd;
 use super::error::RunError;
 use super::transport::{Stoppable, shorten};
 use crate::db;
 use crate::executor::record::{StepOutcome, TrialRecord};
-use crate::misarch::components;
+use crate::misarch::components::{self, Component};
 use crate::time;
 
 impl<S, F> Run<'_, S>
@@ -16,9 +17,10 @@ where
     S: Fn(TrialRecord) -> F,
     F: Future<Output = ()>,
 {
-    /// The trigger answers `false` from now on, the components are stopped (404: nothing was running) and the
-    /// failure variables of the targeted services reset. Never cancelled; every call is made even when one fails.
-    pub(super) async fn cleanup(&self, name: &str) -> Result<(), RunError> {
+    /// The trigger answers `false` from now on, the components are stopped (404: nothing was running; the Chaos
+    /// Toolkit executor only when `chaos` says so) and the failure variables of the targeted services reset. Never
+    /// cancelled; every call is made even when one fails.
+    pub(super) async fn cleanup(&self, name: &str, chaos: ChaosEnd) -> Result<(), RunError> {
         let phase = self.begin(name).await;
         let (trial, now) = (self.trial.trial.to_string(), time::to_db(time::now()));
         let mut errors = Vec::new();
@@ -28,6 +30,11 @@ where
         let (test_uuid, test_version) = self.identity();
         let teardown = components::teardown(self.experiment(), &test_uuid, &test_version);
         for (component, request) in teardown.stops {
+            if component == Component::ChaosToolkit && matches!(chaos, ChaosEnd::RanOut) {
+                let message = "The Chaos Toolkit executor is left to finish: its plan had its planned time.";
+                self.log(phase, "INFO", message).await;
+                continue;
+            }
             // A component that is not configured was never started.
             let Ok(call) = self.component_call(component, request) else { continue };
             match self.send(&call, Stoppable::No).await {
@@ -63,6 +70,7 @@ where
                 Err(error) => errors.push(error),
             }
         }
+        self.record_chaos_end(&chaos).await;
         let result = RunError::all(errors);
         match &result {
             Ok(()) => self.end(phase, StepOutcome::Succeeded, "Clean.").await,

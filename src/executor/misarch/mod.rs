@@ -22,6 +22,7 @@
 //!
 //! Calls to the components go through [`transport`]; what goes wrong is a [`error::RunError`].
 
+mod chaos;
 mod cleanup;
 mod configurator;
 mod error;
@@ -48,6 +49,7 @@ use crate::misarch::definition::MisarchExperiment;
 use crate::misarch::settings::MisarchSettings;
 use crate::time;
 use crate::trial_status::TrialStatus;
+use chaos::ChaosEnd;
 use error::RunError;
 
 /// How often the worker looks at the run's state while it waits for the barrier or the metrics. The components
@@ -76,11 +78,14 @@ pub struct MisarchTrial {
 pub struct MisarchEnd {
     pub failure: Option<(TrialStatus, String)>,
     pub notes: Vec<String>,
+    /// The workload ended normally and the chaos plan had its planned time: the cleanup leaves the Chaos Toolkit
+    /// executor to finish.
+    chaos_ran_out: bool,
 }
 
 impl MisarchEnd {
     fn failed(status: TrialStatus, reason: impl ToString) -> Self {
-        Self { failure: Some((status, reason.to_string())), notes: Vec::new() }
+        Self { failure: Some((status, reason.to_string())), ..Self::default() }
     }
 }
 
@@ -104,8 +109,13 @@ impl MisarchRuntime {
             return MisarchEnd::failed(TrialStatus::Aborted, format!("MiSArch pre-flight failed: {reason}"));
         }
         let mut end = run.run_components(steps).await;
+        let chaos = match (&end.failure, end.chaos_ran_out) {
+            (_, true) => ChaosEnd::RanOut,
+            (Some((_, reason)), false) => ChaosEnd::Stop(format!("the run ended early: {reason}")),
+            (None, false) => ChaosEnd::Stop("the run ended early".to_owned()),
+        };
         // Clean-up whatever happened, not cut short by a stop.
-        if let Err(reason) = run.cleanup("cleanup").await {
+        if let Err(reason) = run.cleanup("cleanup", chaos).await {
             let reason = format!("MiSArch cleanup failed: {}", reason.short());
             match &mut end.failure {
                 Some((_, existing)) => *existing = error::bounded(format!("{existing}; {reason}")),
@@ -124,7 +134,8 @@ impl MisarchRuntime {
     {
         let run = Run { runtime: self, trial, http, recorder, cancel: CancellationToken::new() };
         run.start_record().await;
-        if let Err(reason) = run.cleanup("cleanup after recovery").await {
+        let chaos = ChaosEnd::Stop("eris was interrupted during the run; the recovery stops everything".to_owned());
+        if let Err(reason) = run.cleanup("cleanup after recovery", chaos).await {
             tracing::error!("MiSArch cleanup after recovery failed: {reason}");
         }
     }
@@ -193,7 +204,11 @@ where
         let Some(ended) = outcome.metrics_at else {
             return MisarchEnd::failed(TrialStatus::Failed, error::reason(&problems));
         };
-        let mut end = MisarchEnd::default();
+        if let Err(reason) = self.wait_out_chaos_plan(t0).await {
+            problems.push(reason);
+            return MisarchEnd::failed(TrialStatus::Failed, error::reason(&problems));
+        }
+        let mut end = MisarchEnd { chaos_ran_out: true, ..MisarchEnd::default() };
         match self.goals().await {
             Ok(verdict) => {
                 problems.extend(verdict.problems.iter().cloned());

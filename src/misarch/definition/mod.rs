@@ -252,8 +252,8 @@ pub fn pre_trigger_duration(experiment: &MisarchExperiment) -> Duration {
 }
 
 /// What runs from T0: the longest of the Gatling injection (the longest user-steps file), the Chaos
-/// Toolkit method and rollbacks (the sum of their pauses; the activities' own run time is unknown) and the
-/// MiSArch failure timeline (the sum of all pauses). The last Gatling users then still finish their scenario.
+/// Toolkit plan ([`chaos_plan_duration`]) and the MiSArch failure timeline (the sum of all pauses). The last
+/// Gatling users then still finish their scenario.
 pub fn main_duration(experiment: &MisarchExperiment) -> Duration {
     let gatling = experiment.gatling.iter().map(EncodedFile::injection_duration).max().unwrap_or_default();
     let failures = experiment
@@ -261,7 +261,7 @@ pub fn main_duration(experiment: &MisarchExperiment) -> Duration {
         .iter()
         .map(|set| Duration::from_secs(u64::from(set.pauses.before) + u64::from(set.pauses.after)))
         .sum::<Duration>();
-    gatling.max(chaos_toolkit_duration(&experiment.chaos_toolkit)).max(failures)
+    gatling.max(chaos_plan_duration(experiment)).max(failures)
 }
 
 /// The total planned duration of the run, for deadlines: [`pre_trigger_duration`] + [`main_duration`].
@@ -270,9 +270,15 @@ pub fn planned_duration(experiment: &MisarchExperiment) -> Duration {
     pre_trigger_duration(experiment).saturating_add(main_duration(experiment))
 }
 
-/// The sum of the pauses of the Chaos Toolkit method and rollbacks. A pause given as a `${name}` pattern
-/// counts with the value of that configuration entry when it is a literal number, and as 0 otherwise.
-fn chaos_toolkit_duration(chaos: &Map<String, Value>) -> Duration {
+/// How long the Chaos Toolkit plan is planned to take from T0: the pauses of the method and the rollbacks, and the
+/// timeout of each activity (or of its provider) where it has one (an activity without one counts as instant, since its
+/// run time is unknown). A pause or timeout given as a `${name}` pattern counts with the value of that
+/// configuration entry when it is a literal number, and as 0 otherwise. Zero when Chaos Toolkit is not used.
+pub fn chaos_plan_duration(experiment: &MisarchExperiment) -> Duration {
+    if !experiment.uses_chaos_toolkit() {
+        return Duration::ZERO;
+    }
+    let chaos = &experiment.chaos_toolkit;
     let configuration = chaos.get("configuration").and_then(Value::as_object);
     let seconds = |pause: Option<&Value>| -> f64 {
         let value = match pause {
@@ -294,8 +300,14 @@ fn chaos_toolkit_duration(chaos: &Map<String, Value>) -> Duration {
         .iter()
         .filter_map(|key| chaos.get(*key).and_then(Value::as_array))
         .flatten()
-        .filter_map(|activity| activity.get("pauses").and_then(Value::as_object))
-        .map(|pauses| seconds(pauses.get("before")) + seconds(pauses.get("after")))
+        .map(|activity| {
+            let pauses = activity.get("pauses").and_then(Value::as_object);
+            let pause = |key| seconds(pauses.and_then(|pauses| pauses.get(key)));
+            // Chaos Toolkit reads a timeout on the activity, and HTTP and process providers their own.
+            let provider_timeout = seconds(activity.get("provider").and_then(|provider| provider.get("timeout")));
+            let timeout = seconds(activity.get("timeout")).max(provider_timeout);
+            pause("before") + pause("after") + timeout
+        })
         .sum();
     // Each pause is at most i32::MAX seconds, so the sum stays far inside Duration's range.
     Duration::try_from_secs_f64(total).unwrap_or(Duration::MAX)

@@ -514,3 +514,13 @@ fn planned_duration_adds_the_pre_trigger_phase_to_the_longest_timeline() {
     assert_eq!(main_duration(&experiment), Duration::from_secs(1900));
     assert_eq!(planned_duration(&experiment), Duration::from_secs(105 + 1900));
 }
+
+#[test]
+fn the_chaos_plan_counts_pauses_and_timeouts() {
+    let experiment = validate(&sample()).expect("valid");
+    assert_eq!(chaos_plan_duration(&experiment), Duration::from_secs(360 + 225));
+    let map = with(sample(), "/chaosToolkit/method/1/timeout", json!(30));
+    assert_eq!(chaos_plan_duration(&validate(&map).expect("valid")), Duration::from_secs(360 + 225 + 30));
+    let empty = with(sample(), "/chaosToolkit", serde_json::from_str(CHAOS_EMPTY).unwrap());
+    assert_eq!(chaos_plan_duration(&validate(&empty).expect("valid")), Duration::ZERO);
+}
