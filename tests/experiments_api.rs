@@ -310,7 +310,7 @@ async fn a_misarch_experiment_is_validated_when_written() {
                 "misarch.gatling[0].encodedWorkFileContent",
             ),
             ("/misarch/goals/0/metric", json!("fastest response"), "misarch.goals[0].metric"),
-            ("/misarch/goals/0/threshold", json!("2000"), "misarch.goals[0].threshold"),
+            ("/misarch/goals/0/threshold", json!("fast"), "misarch.goals[0].threshold"),
         ];
         for (pointer, bad, field) in cases {
             let good = experiment.pointer(pointer).unwrap().clone();
@@ -323,6 +323,15 @@ async fn a_misarch_experiment_is_validated_when_written() {
             assert!(error["message"].as_str().unwrap().starts_with(field), "{error}");
             *experiment.pointer_mut(pointer).unwrap() = good;
         }
+        // MiSArch's own formats are accepted and stored normalised: a string threshold, a whole float, one rule.
+        let mut misarch_written = experiment.clone();
+        *misarch_written.pointer_mut("/misarch/goals/0/threshold").unwrap() = json!("2000");
+        let rule = "/misarch/misarchFailures/0/failures/0/serviceInvocationDeterioration";
+        let one = misarch_written.pointer(&format!("{rule}/0")).unwrap().clone();
+        *misarch_written.pointer_mut(rule).unwrap() = one;
+        *misarch_written.pointer_mut(&format!("{rule}/delay")).unwrap() = json!(1000.0);
+        let stored = app.create_experiment(misarch_written).await;
+        assert_eq!(stored["misarch"], common::misarch_sample(), "normalised to the sample's own form");
         // A failure set the configurator would reject: a probability above 1.
         let failures = experiment
             .pointer_mut("/misarch/misarchFailures/0/failures/0/serviceInvocationDeterioration/0/errorProbability")

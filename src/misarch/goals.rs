@@ -24,17 +24,46 @@ use utoipa::ToSchema;
 use super::gatling::{GatlingMetrics, json_number};
 pub use super::goal_metric::{Bound, GoalMetric};
 
-/// A goal as the user writes it in `experiment.misarch.goals`. `threshold` is a JSON number (MiSArch's own
-/// `execution.json` stores it as a string, which the definition refuses with a hint); a whole threshold is written
-/// back without a fraction, as it was given.
+/// A goal as the user writes it in `experiment.misarch.goals`. `threshold` is a number, or a string holding one, as
+/// MiSArch's frontend and `execution.json` write it (`"2000"`); it is stored and written back as a JSON number, a
+/// whole one without a fraction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Goal {
     pub metric: GoalMetric,
-    #[serde(serialize_with = "json_number::serialize")]
+    #[serde(serialize_with = "json_number::serialize", deserialize_with = "number_or_numeric_string")]
+    #[schema(value_type = f64)]
     pub threshold: f64,
     /// A Grafana colour: a palette name such as `red` or `semi-dark-yellow`, a hex colour or rgb()/rgba().
     pub color: String,
+}
+
+/// A finite number, given as a JSON number or as a string that holds one (trimmed).
+fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    struct Threshold;
+    impl serde::de::Visitor<'_> for Threshold {
+        type Value = f64;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a number, or a string holding one")
+        }
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<f64, E> {
+            Ok(value)
+        }
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<f64, E> {
+            Ok(value as f64)
+        }
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<f64, E> {
+            Ok(value as f64)
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<f64, E> {
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|value| value.is_finite())
+                .ok_or_else(|| E::custom(format!("\"{text}\" is not a number")))
+        }
+    }
+    deserializer.deserialize_any(Threshold)
 }
 
 /// Where a goal came from: the user's definition, or the steady-state measurement × factor.
@@ -327,8 +356,12 @@ mod tests {
             serde_json::to_value(&goal).expect("serializes"),
             serde_json::json!({"metric": "mean response time", "threshold": 12.5, "color": "#73bf69"})
         );
-        // MiSArch's string thresholds are refused here as in the definition, which explains why.
-        for bad in [r#""2000""#, r#""fast""#, "null", "[1]", r#""NaN""#, r#""inf""#] {
+        // MiSArch's string thresholds are read as the numbers they hold, and written back as numbers.
+        let goal: Goal =
+            serde_json::from_str(r##"{"metric": "max response time", "threshold": " 2000 ", "color": "red"}"##)
+                .expect("a numeric string");
+        assert_eq!(serde_json::to_value(&goal).expect("serializes")["threshold"], serde_json::json!(2000));
+        for bad in [r#""fast""#, "null", "[1]", r#""NaN""#, r#""inf""#] {
             let text = format!(r#"{{"metric": "max response time", "threshold": {bad}, "color": "red"}}"#);
             assert!(serde_json::from_str::<Goal>(&text).is_err(), "{bad}");
         }

@@ -7,9 +7,10 @@
 //! serde's ([`shape`]); what types cannot say is in [`rules`] and, for the Chaos Toolkit experiment, which stays a
 //! JSON object, in [`chaos_toolkit`]. A stored definition is read back with plain serde, without the rules again.
 //!
-//! The wire names and shapes are MiSArch's, with two deliberate differences: a goal's `threshold` is a JSON number
-//! (MiSArch stores a string), and `testUUID`/`testVersion` are not part of the definition (eris assigns them per
-//! trial, see `components::test_identity`).
+//! The wire names and shapes are MiSArch's, and MiSArch's own files are read as MiSArch writes them (a string
+//! threshold, whole floats, partial objects, one object where a list may go), normalised once. One deliberate
+//! difference: `testUUID`/`testVersion` are not part of the definition (eris assigns them per trial, see
+//! `components::test_identity`).
 
 mod chaos_toolkit;
 mod rules;
@@ -133,35 +134,76 @@ pub struct FailureEntry {
     /// `pubsubDeterioration`.
     #[serde(default)]
     pub pub_sub_deterioration: Option<PubSubDeterioration>,
-    #[serde(default)]
+    /// One rule or a list of them (the configurator takes either); stored as a list.
+    #[serde(default, deserialize_with = "one_or_many")]
     pub service_invocation_deterioration: Option<Vec<ServiceInvocationDeterioration>>,
     /// Bytes allocated in the sidecar.
     #[serde(default)]
     pub artificial_memory_usage: Option<u64>,
-    #[serde(default, rename = "artificialCPUUsage")]
+    /// One thread or a list of them (the configurator takes either); stored as a list.
+    #[serde(default, rename = "artificialCPUUsage", deserialize_with = "one_or_many")]
     pub artificial_cpu_usage: Option<Vec<ArtificialCpuUsage>>,
 }
 
+/// `null`, one object, or a list of them, as a list: where the configurator's JSON schema takes an object or an
+/// array of them.
+fn one_or_many<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct OneOrMany<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for OneOrMany<T> {
+        type Value = Option<Vec<T>>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("an object, a list of objects, or null")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(|one| Some(vec![one]))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Vec::<T>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Some)
+        }
+    }
+    deserializer.deserialize_any(OneOrMany(std::marker::PhantomData))
+}
+
 /// Every pub/sub delivery to the service: delayed `delay` ms with probability `delayProbability`, answered 500 with
-/// probability `errorProbability`.
+/// probability `errorProbability`. Each may be left out, as the configurator allows (a missing probability means
+/// never); one left out is not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PubSubDeterioration {
-    pub delay: u32,
-    pub delay_probability: f64,
-    pub error_probability: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_probability: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_probability: Option<f64>,
 }
 
-/// Every other request whose path starts with `path`: delayed and/or answered `errorCode` without reaching the
-/// service. The first matching rule applies.
+/// Every other request whose path starts with `path` (every request without one): delayed and/or answered
+/// `errorCode` (default 500) without reaching the service. The first matching rule applies. Each member may be left
+/// out, as the configurator allows; one left out is not sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServiceInvocationDeterioration {
-    pub path: String,
-    pub delay: u32,
-    pub delay_probability: f64,
-    pub error_probability: f64,
-    pub error_code: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_probability: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_probability: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<u16>,
 }
 
 /// One busy thread in the sidecar: spin `usageDuration` ms, sleep `pauseDuration` ms, repeat.

@@ -178,37 +178,44 @@ fn check_pub_sub(rule: &PubSubDeterioration, path: &str) -> Result<(), Definitio
 }
 
 fn check_service_invocation(rule: &ServiceInvocationDeterioration, path: &str) -> Result<(), DefinitionError> {
-    if !rule.path.starts_with('/') {
+    if let Some(prefix) = rule.path.as_deref().filter(|prefix| !prefix.starts_with('/')) {
         return Err(error(
             format!("{path}.path"),
             format!(
-                "\"{}\" never matches: it is a prefix of the request path, which starts with '/' (\"/\" matches all)",
-                rule.path
+                "\"{prefix}\" never matches: it is a prefix of the request path, which starts with '/' (\"/\" matches all)"
             ),
         ));
     }
-    in_range(rule.error_code.into(), &format!("{path}.errorCode"), 100, 599)?;
+    if let Some(code) = rule.error_code {
+        in_range(code.into(), &format!("{path}.errorCode"), 100, 599)?;
+    }
     milliseconds(rule.delay, path, "delay")?;
     probability(rule.delay_probability, path, "delayProbability")?;
     probability(rule.error_probability, path, "errorProbability")
 }
 
 fn check_cpu_usage(thread: &ArtificialCpuUsage, path: &str) -> Result<(), DefinitionError> {
-    milliseconds(thread.usage_duration, path, "usageDuration")?;
-    milliseconds(thread.pause_duration, path, "pauseDuration")
+    milliseconds(Some(thread.usage_duration), path, "usageDuration")?;
+    milliseconds(Some(thread.pause_duration), path, "pauseDuration")
 }
 
-/// A sidecar delay: a 32-bit integer number of milliseconds (.NET reads -1 as "wait forever", which the unsigned
-/// type already refuses).
-fn milliseconds(value: u32, path: &str, key: &str) -> Result<(), DefinitionError> {
-    in_range(value.into(), &format!("{path}.{key}"), 0, INT_MAX)
-}
-
-fn probability(p: f64, path: &str, key: &str) -> Result<(), DefinitionError> {
-    if !(0.0..=1.0).contains(&p) {
-        return Err(error(format!("{path}.{key}"), format!("{p} is not a probability: it must be between 0 and 1")));
+/// A sidecar delay, where given: a 32-bit integer number of milliseconds (.NET reads -1 as "wait forever", which the
+/// unsigned type already refuses).
+fn milliseconds(value: Option<u32>, path: &str, key: &str) -> Result<(), DefinitionError> {
+    match value {
+        Some(value) => in_range(value.into(), &format!("{path}.{key}"), 0, INT_MAX),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// A probability, where given.
+fn probability(p: Option<f64>, path: &str, key: &str) -> Result<(), DefinitionError> {
+    match p {
+        Some(p) if !(0.0..=1.0).contains(&p) => {
+            Err(error(format!("{path}.{key}"), format!("{p} is not a probability: it must be between 0 and 1")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Grafana's named palette colours (the threshold colour picker), the names a goal colour may use besides

@@ -136,13 +136,6 @@ fn describe(root: &Value, path: &Path, shape: ShapeError) -> DefinitionError {
         ShapeError::WrongType { expected: Kind::Array, found: Kind::Object } => {
             error(field, "must be an array, found an object; wrap it in [ ]")
         }
-        ShapeError::NumericString { text } if pattern(&field) == "misarch.goals[].threshold" => error(
-            field,
-            format!(
-                "{} (MiSArch's execution.json stores thresholds as strings; eris does not)",
-                ShapeError::NumericString { text }
-            ),
-        ),
         other => error(field, other.to_string()),
     }
 }
@@ -235,17 +228,22 @@ impl<'a> Json<'a> {
         let Value::Number(number) = self.0 else {
             return Err(self.mismatch(Kind::Integer));
         };
-        let integer = match (number.as_i64(), number.as_u64()) {
-            (Some(integer), _) => i128::from(integer),
-            (None, Some(integer)) => i128::from(integer),
-            (None, None) => return Err(ShapeError::NotWhole { number: number.to_string() }),
+        // A whole number written with a fraction (`100.0`) is that integer, as the configurator's JSON schemas and the
+        // original executor read it; `100.5` is not.
+        let whole =
+            number.as_f64().filter(|value| value.fract() == 0.0 && value.abs() < 9.0e15).map(|value| value as i128);
+        let integer = match (number.as_i64(), number.as_u64(), whole) {
+            (Some(integer), _, _) => i128::from(integer),
+            (None, Some(integer), _) => i128::from(integer),
+            (None, None, Some(integer)) => integer,
+            (None, None, None) => return Err(ShapeError::NotWhole { number: number.to_string() }),
         };
         if !(min..=max).contains(&integer) {
             return Err(ShapeError::OutOfRange { number: number.to_string(), min, max });
         }
-        match number.as_u64() {
-            Some(unsigned) => visitor.visit_u64(unsigned),
-            None => visitor.visit_i64(integer as i64),
+        match u64::try_from(integer) {
+            Ok(unsigned) => visitor.visit_u64(unsigned),
+            Err(_) => visitor.visit_i64(integer as i64),
         }
     }
 }
