@@ -63,6 +63,7 @@ fn both_backends_have_the_same_tables_columns_and_nullability() {
             "api_tokens",
             "audit_log",
             "experiments",
+            "gatling_reports",
             "misarch_runs",
             "schedules",
             "trials",

@@ -421,6 +421,21 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
         let xml = junit.text();
         assert_eq!(xml.matches("<testcase ").count(), 31, "{xml}");
         assert_eq!(xml.matches("<failure ").count(), 2, "{xml}");
+        // Gatling's own report is kept, exactly as uploaded, and served with its content types.
+        let fixture = |name: &str| {
+            std::fs::read_to_string(format!(
+                "{}/tests/fixtures/gatling-realistic-30min/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        let html = rig.app.get(&format!("/api/v1/trial/{id}/gatling/index.html")).await.expect_status(StatusCode::OK);
+        assert_eq!(html.headers["content-type"], "text/html; charset=utf-8");
+        assert_eq!(html.headers["content-security-policy"], "sandbox allow-scripts");
+        assert!(html.text() == fixture("index.html"), "index.html as uploaded");
+        let stats = rig.app.get(&format!("/api/v1/trial/{id}/gatling/stats.js")).await.expect_status(StatusCode::OK);
+        assert_eq!(stats.headers["content-type"], "text/javascript; charset=utf-8");
+        assert!(stats.text() == fixture("stats.js"), "stats.js as uploaded");
         let unknown = rig.app.get(&format!("/api/v1/trial/{id}/report?format=pdf")).await;
         unknown.expect_error(StatusCode::BAD_REQUEST, "invalid_query_parameter", Some("format"));
 
@@ -462,6 +477,10 @@ async fn a_component_down_at_pre_flight_aborts_the_trial_before_anything_is_touc
             "report_unavailable",
             None,
         );
+        let none = rig.app.get(&format!("/api/v1/trial/{id}/gatling/index.html")).await;
+        none.expect_error(StatusCode::NOT_FOUND, "gatling_report_unavailable", None);
+        let missing = format!("/api/v1/trial/{}/gatling/stats.js", uuid::Uuid::new_v4());
+        rig.app.get(&missing).await.expect_error(StatusCode::NOT_FOUND, "trial_not_found", None);
     }
 }
 

@@ -33,6 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stop_trial))
         .routes(routes!(trial_events))
         .routes(routes!(trial_report))
+        .routes(routes!(gatling_index_html))
+        .routes(routes!(gatling_stats_js))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -235,4 +237,43 @@ async fn trial_events(
     })
     .flatten();
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// The Gatling report of a MiSArch trial, as the Gatling executor uploaded it: its `index.html`. It is sent with
+/// `Content-Security-Policy: sandbox allow-scripts`, so that its scripts run in an origin of their own, never eris's.
+#[utoipa::path(get, path = "/api/v1/trial/{trial_id}/gatling/index.html", security(("bearer" = ["read"])), tag = "trials",
+    params(TrialPath),
+    responses(
+        (status = 200, description = "Gatling's index.html.", content_type = "text/html", body = String),
+        CommonErrors,
+        (status = 404, description = "No such trial, or no Gatling report kept for it.", body = super::errors::ErrorBody),
+    ))]
+async fn gatling_index_html(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<TrialPath>,
+) -> ApiResult<axum::response::Response> {
+    let report = trials::gatling_report(&state.db, path.trial_id).await?;
+    Ok(gatling_file("text/html; charset=utf-8", report.index_html))
+}
+
+/// The Gatling report of a MiSArch trial, as the Gatling executor uploaded it: its `js/stats.js`.
+#[utoipa::path(get, path = "/api/v1/trial/{trial_id}/gatling/stats.js", security(("bearer" = ["read"])), tag = "trials",
+    params(TrialPath),
+    responses(
+        (status = 200, description = "Gatling's js/stats.js.", content_type = "text/javascript", body = String),
+        CommonErrors,
+        (status = 404, description = "No such trial, or no Gatling report kept for it.", body = super::errors::ErrorBody),
+    ))]
+async fn gatling_stats_js(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<TrialPath>,
+) -> ApiResult<axum::response::Response> {
+    let report = trials::gatling_report(&state.db, path.trial_id).await?;
+    Ok(gatling_file("text/javascript; charset=utf-8", report.stats_js))
+}
+
+fn gatling_file(content_type: &'static str, text: String) -> axum::response::Response {
+    use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    ([(CONTENT_TYPE, content_type), (CONTENT_SECURITY_POLICY, "sandbox allow-scripts")], text).into_response()
 }

@@ -5,8 +5,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{misarch_runs, trials};
-use super::{DbConnection, MisarchRunRow};
+use super::schema::{gatling_reports, misarch_runs, trials};
+use super::{DbConnection, GatlingReportRow, MisarchRunRow};
 use crate::error::Result;
 use crate::json::{from_text, to_text};
 use crate::trial_status::TrialStatus;
@@ -85,9 +85,21 @@ pub fn store_steady_state(conn: &mut DbConnection, trial_id: &str, metrics: &str
 
 /// Stores the run's metrics on the trial and ends the run (the trigger answers `false` from now on). One
 /// transaction, so the worker never sees the run completed without its metrics.
-pub fn store_metrics(conn: &mut DbConnection, trial_id: &str, metrics: &str, now: NaiveDateTime) -> Result<()> {
+/// Stores the final metrics, and the report they were read from when it is kept (`report`), and ends the workload.
+pub fn store_metrics(
+    conn: &mut DbConnection,
+    trial_id: &str,
+    metrics: &str,
+    report: Option<&GatlingReportRow>,
+    now: NaiveDateTime,
+) -> Result<()> {
     super::write_transaction(conn, |conn| {
         diesel::update(trials::table.find(trial_id)).set(trials::metrics.eq(metrics)).execute(conn)?;
+        if let Some(report) = report {
+            // A repeated upload replaces the report, as it replaces the metrics.
+            diesel::delete(gatling_reports::table.find(trial_id)).execute(conn)?;
+            diesel::insert_into(gatling_reports::table).values(report).execute(conn)?;
+        }
         diesel::update(misarch_runs::table.find(trial_id))
             .set((
                 misarch_runs::state.eq(COMPLETED),
@@ -113,4 +125,9 @@ pub fn complete(conn: &mut DbConnection, trial_id: &str, now: NaiveDateTime) -> 
         .set((misarch_runs::state.eq(COMPLETED), misarch_runs::updated_at.eq(now)))
         .execute(conn)?;
     Ok(())
+}
+
+/// The kept Gatling report of a trial, if there is one.
+pub fn gatling_report(conn: &mut DbConnection, trial_id: &str) -> Result<Option<GatlingReportRow>> {
+    Ok(gatling_reports::table.find(trial_id).select(GatlingReportRow::as_select()).first(conn).optional()?)
 }

@@ -3,7 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{api_tokens, audit_log, experiments, misarch_runs, schedules, trials, webhook_deliveries};
+use super::schema::{
+    api_tokens, audit_log, experiments, gatling_reports, misarch_runs, schedules, trials, webhook_deliveries,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = experiments)]
@@ -107,6 +109,16 @@ pub struct DeliveryRow {
     pub next_attempt_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// The Gatling report of a MiSArch trial as uploaded (`migrations/*/…_gatling_reports`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = gatling_reports)]
+pub struct GatlingReportRow {
+    pub trial_id: String,
+    pub index_html: String,
+    pub stats_js: String,
+    pub created_at: NaiveDateTime,
 }
 
 /// The callback state of a MiSArch trial (`migrations/*/…_misarch_runs`).

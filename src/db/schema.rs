@@ -120,6 +120,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    gatling_reports (trial_id) {
+        trial_id -> Text,
+        index_html -> Text,
+        stats_js -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Text,
         name -> Text,
@@ -151,6 +160,7 @@ diesel::table! {
 
 diesel::joinable!(schedules -> experiments (experiment_id));
 diesel::joinable!(misarch_runs -> trials (trial_id));
+diesel::joinable!(gatling_reports -> trials (trial_id));
 diesel::joinable!(trials -> experiments (experiment_id));
 diesel::allow_tables_to_appear_in_same_query!(
     experiments,
@@ -159,6 +169,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     worker_leases,
     webhook_deliveries,
     misarch_runs,
+    gatling_reports,
     api_tokens,
     audit_log
 );

@@ -52,6 +52,30 @@ pub async fn triggered(db: &Db, test_uuid: &str, test_version: &str) -> Result<b
     Ok(run.state == db::misarch_runs::STARTED)
 }
 
+/// The largest Gatling report (index.html and stats.js together) kept with a trial. The report of a real 30-minute
+/// run is about 180 KB, and its charts grow with the run's length; a larger one is not kept (its metrics are).
+pub const MAX_KEPT_REPORT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The final upload's two files as they came, to keep with the trial, unless they are larger than
+/// [`MAX_KEPT_REPORT_BYTES`].
+fn kept_report(trial: &str, body: &str, now: chrono::NaiveDateTime) -> Option<db::GatlingReportRow> {
+    let (index_html, stats_js) = gatling::split_upload(body).ok()?;
+    if index_html.len() + stats_js.len() > MAX_KEPT_REPORT_BYTES {
+        tracing::warn!(
+            trial,
+            bytes = body.len(),
+            "the Gatling report is larger than {MAX_KEPT_REPORT_BYTES} bytes: not kept"
+        );
+        return None;
+    }
+    Some(db::GatlingReportRow {
+        trial_id: trial.to_owned(),
+        index_html: index_html.to_owned(),
+        stats_js: stats_js.to_owned(),
+        created_at: now,
+    })
+}
+
 /// `POST /experiment/{testUUID}/{testVersion}/gatling/metrics[/steadyState]`: a Gatling report, as one raw body
 /// (index.html, a line `SPLIT_HERE`, stats.js). The final one becomes `trial.metrics` and ends the run; the
 /// steady-state one is kept for the steady-state goals (only its stats.js counts, as in the original). A body that
@@ -77,7 +101,8 @@ pub async fn upload_metrics(
             if steady_state {
                 db.run(move |conn| db::misarch_runs::store_steady_state(conn, &trial, &text, now)).await
             } else {
-                db.run(move |conn| db::misarch_runs::store_metrics(conn, &trial, &text, now)).await
+                let report = kept_report(&trial, body, now);
+                db.run(move |conn| db::misarch_runs::store_metrics(conn, &trial, &text, report.as_ref(), now)).await
             }
         }
         Err(error) => {

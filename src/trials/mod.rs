@@ -344,6 +344,29 @@ pub async fn report(db: &Db, id: Uuid) -> Result<(crate::misarch::report::Report
     Ok((from_text(report)?, TrialStatus::parse(&row.status)?, reason.transpose()?))
 }
 
+/// The Gatling report of a MiSArch trial as the Gatling executor uploaded it: its `index.html` and `js/stats.js`,
+/// with the trial's secret values masked where they appear in them, as everywhere else.
+pub async fn gatling_report(db: &Db, id: Uuid) -> Result<db::GatlingReportRow> {
+    let key = id.to_string();
+    let (row, report) =
+        db.run(move |conn| Ok((db::trials::find(conn, &key)?, db::misarch_runs::gatling_report(conn, &key)?))).await?;
+    let row = row.ok_or_else(|| trial_not_found(id))?;
+    let Some(mut report) = report else {
+        return Err(Error::not_found(
+            "gatling_report_unavailable",
+            format!(
+                "trial {id} has no Gatling report: only MiSArch trials have one, once the Gatling executor uploaded                  it, and one larger than {} MiB is not kept (status now: {})",
+                crate::misarch::callbacks::MAX_KEPT_REPORT_BYTES / (1024 * 1024),
+                row.status
+            ),
+        ));
+    };
+    let secrets = secret_texts_of(&row)?;
+    report.index_html = secrets.redact(&report.index_html);
+    report.stats_js = secrets.redact(&report.stats_js);
+    Ok(report)
+}
+
 pub async fn list(db: &Db, filter: TrialFilter, page: PageRequest) -> Result<Page<Trial>> {
     db.run(move |conn| {
         let page = db::trials::list(conn, &filter, &page)?.map(Trial::try_from)?;
