@@ -88,7 +88,9 @@ fn experiment(service: &str, late_secs: u64, marker: &Path) -> Value {
         "title": "a late action", "description": "eris real-component test",
         "method": [{
             "type": "action", "name": "late action", "pauses": {"before": late_secs},
-            "provider": {"type": "process", "path": "sh", "arguments": format!("-c 'date +%s > {}'", marker.display())}
+            // Written aside and moved in place, so that the file, once there, holds the time.
+            "provider": {"type": "process", "path": "sh",
+                "arguments": format!("-c 'date +%s > {0}.part && mv {0}.part {0}'", marker.display())}
         }]
     });
     misarch["misarchFailures"] = json!([
