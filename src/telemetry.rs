@@ -24,6 +24,8 @@ pub const HTTP_REQUESTS: &str = "eris_http_requests_total";
 pub const HTTP_DURATION: &str = "eris_http_request_duration_seconds";
 pub const POOL_CONNECTIONS: &str = "eris_db_pool_connections";
 pub const POOL_MAX: &str = "eris_db_pool_max_connections";
+pub const GATLING_REPORTS: &str = "eris_gatling_reports_total";
+pub const GATLING_REPORT_BYTES: &str = "eris_gatling_report_kept_bytes_total";
 
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 const DURATION_BUCKETS: &[f64] = &[1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0];
@@ -56,6 +58,10 @@ fn describe() {
     for outcome in ["created", "skipped", "missed", "failed"] {
         counter!(SCHEDULE_FIRES, "outcome" => outcome).absolute(0);
     }
+    for outcome in ["kept", "too_large"] {
+        counter!(GATLING_REPORTS, "outcome" => outcome).absolute(0);
+    }
+    counter!(GATLING_REPORT_BYTES).absolute(0);
     gauge!(LEASE_HELD).set(0.0);
     describe_counter!(TRIALS_FINISHED, "Trials that ended, by final status.");
     describe_gauge!(TRIALS_IN_PROGRESS, "Trials In Progress or Stop Initiated in the database (all replicas).");
@@ -68,6 +74,8 @@ fn describe() {
     describe_histogram!(HTTP_DURATION, Unit::Seconds, "HTTP request latency, by method and route template.");
     describe_gauge!(POOL_CONNECTIONS, "Database pool connections of this process, by state (idle, in_use).");
     describe_gauge!(POOL_MAX, "The database pool's maximum size.");
+    describe_counter!(GATLING_REPORTS, "Gatling reports uploaded with a trial's metrics, by outcome: kept, too_large.");
+    describe_counter!(GATLING_REPORT_BYTES, Unit::Bytes, "Bytes of the Gatling reports kept with trials.");
 }
 
 pub fn trial_finished(status: TrialStatus, duration_seconds: Option<f64>) {
@@ -90,6 +98,17 @@ pub fn fire_latency(seconds: f64) {
 
 pub fn lease_held(held: bool) {
     gauge!(LEASE_HELD).set(if held { 1.0 } else { 0.0 });
+}
+
+/// A trial's Gatling report (index.html and stats.js, `bytes` together) was stored with its metrics.
+pub fn gatling_report_kept(bytes: usize) {
+    counter!(GATLING_REPORTS, "outcome" => "kept").increment(1);
+    counter!(GATLING_REPORT_BYTES).increment(bytes as u64);
+}
+
+/// A trial's Gatling report was larger than the limit and was not kept (its metrics were).
+pub fn gatling_report_too_large() {
+    counter!(GATLING_REPORTS, "outcome" => "too_large").increment(1);
 }
 
 /// Counts and times every request by its route template (never the raw path: ids would make labels unbounded).

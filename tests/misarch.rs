@@ -436,6 +436,15 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
         let stats = rig.app.get(&format!("/api/v1/trial/{id}/gatling/stats.js")).await.expect_status(StatusCode::OK);
         assert_eq!(stats.headers["content-type"], "text/javascript; charset=utf-8");
         assert!(stats.text() == fixture("stats.js"), "stats.js as uploaded");
+        // ... and counted (other tests of this binary may have kept reports too: the counters only grow).
+        let metrics = rig.app.get("/metrics").await.expect_status(StatusCode::OK).text();
+        let counter = |series: &str| -> f64 {
+            let line = metrics.lines().find(|line| line.starts_with(&format!("{series} "))).expect(series);
+            line.rsplit_once(' ').unwrap().1.parse().unwrap()
+        };
+        assert!(counter(r#"eris_gatling_reports_total{outcome="kept"}"#) >= 1.0, "{metrics}");
+        let kept = (fixture("index.html").len() + fixture("stats.js").len()) as f64;
+        assert!(counter("eris_gatling_report_kept_bytes_total") >= kept, "{metrics}");
         let unknown = rig.app.get(&format!("/api/v1/trial/{id}/report?format=pdf")).await;
         unknown.expect_error(StatusCode::BAD_REQUEST, "invalid_query_parameter", Some("format"));
 
@@ -754,5 +763,46 @@ async fn callbacks_for_a_trial_that_is_not_running_change_nothing() {
             "misarch_run_not_found",
             None,
         );
+    }
+}
+
+/// The fake configurator checks values as the real one's ajv does, so that a value eris should have normalised or
+/// refused at write time fails the fast tests too.
+#[tokio::test]
+async fn the_fake_configurator_refuses_what_the_real_one_refuses() {
+    let configurator = FakeConfigurator::start(&["catalog"]).await;
+    let client = eris::http_client::build();
+    let put = |variable: &str, value: Value| {
+        let request = client
+            .put(format!("{}/configuration/catalog/variables/{variable}", configurator.url))
+            .header("content-type", "application/json")
+            .body(json!({ "value": value }).to_string());
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let accepted = [
+        ("pubsubDeterioration", json!({"delay": 100.0, "delayProbability": 0.5})),
+        ("pubsubDeterioration", json!({})),
+        ("serviceInvocationDeterioration", json!({"path": "/x", "errorCode": 500})),
+        ("serviceInvocationDeterioration", json!([{"delay": 1}, {"errorProbability": 1}])),
+        ("artificialMemoryUsage", json!(1024)),
+        ("artificialCPUUsage", json!([{"usageDuration": 10, "pauseDuration": 5.0}])),
+        ("artificialCPUUsage", Value::Null),
+    ];
+    for (variable, value) in accepted {
+        assert_eq!(put(variable, value.clone()).await.0, 200, "{variable} = {value}");
+    }
+    let refused = [
+        ("pubsubDeterioration", json!({"delay": 100.5}), "/delay must be integer"),
+        ("pubsubDeterioration", json!({"latency": 1}), " must NOT have additional properties"),
+        ("serviceInvocationDeterioration", json!([{"path": 1}]), "/0/path must be string"),
+        ("artificialMemoryUsage", json!("1024"), " must be integer"),
+        ("artificialCPUUsage", json!({"usageDuration": 10}), " must have required property 'pauseDuration'"),
+    ];
+    for (variable, value, error) in refused {
+        let (status, text) = put(variable, value).await;
+        assert_eq!((status, text), (400, format!("[{variable}] Validation failed: {error}")));
     }
 }

@@ -8,6 +8,7 @@
 use crate::db::{self, Db, MisarchRunRow};
 use crate::error::{Error, Result};
 use crate::json::to_text;
+use crate::telemetry;
 use crate::time;
 
 use super::gatling;
@@ -66,6 +67,7 @@ fn kept_report(trial: &str, body: &str, now: chrono::NaiveDateTime) -> Option<db
             bytes = body.len(),
             "the Gatling report is larger than {MAX_KEPT_REPORT_BYTES} bytes: not kept"
         );
+        telemetry::gatling_report_too_large();
         return None;
     }
     Some(db::GatlingReportRow {
@@ -102,7 +104,12 @@ pub async fn upload_metrics(
                 db.run(move |conn| db::misarch_runs::store_steady_state(conn, &trial, &text, now)).await
             } else {
                 let report = kept_report(&trial, body, now);
-                db.run(move |conn| db::misarch_runs::store_metrics(conn, &trial, &text, report.as_ref(), now)).await
+                let kept_bytes = report.as_ref().map(|report| report.index_html.len() + report.stats_js.len());
+                db.run(move |conn| db::misarch_runs::store_metrics(conn, &trial, &text, report.as_ref(), now)).await?;
+                if let Some(bytes) = kept_bytes {
+                    telemetry::gatling_report_kept(bytes);
+                }
+                Ok(())
             }
         }
         Err(error) => {

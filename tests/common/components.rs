@@ -436,7 +436,7 @@ impl FakeConfigurator {
 /// `ConfigurationController.updateServiceVariable`, in NestJS's order: the body is parsed and validated first (a
 /// body that is not JSON, or JSON without `value`, is a 400; a body of another content type is not parsed, so it
 /// has no `value` either), then the service is looked up (404), then the variable is checked against the sidecar's
-/// definitions (a plain `Error`, so 500).
+/// definitions (a plain `Error`, so 500), then the value against the variable's JSON schema (ajv, 400).
 fn put_variable(
     request: &Incoming,
     services: &[String],
@@ -465,6 +465,9 @@ fn put_variable(
             json!({"statusCode": 500, "message": "Internal server error"}),
         );
     }
+    if let Some(violation) = schema_violation(variable, &value) {
+        return (StatusCode::BAD_REQUEST, format!("[{variable}] Validation failed: {violation}")).into_response();
+    }
     let mut variables = variables.lock().unwrap();
     variables.insert((service.to_owned(), variable.to_owned()), value);
     // A registered service has all four sidecar variables, at their default (null) until set.
@@ -479,6 +482,83 @@ fn put_variable(
         StatusCode::OK,
         json!({"name": service, "replicas": [], "globalVariables": global_variables, "variableDefinitions": []}),
     )
+}
+
+/// What a member of a sidecar variable's object must be.
+#[derive(Clone, Copy)]
+enum Kind {
+    Integer,
+    Number,
+    Text,
+}
+
+impl Kind {
+    fn holds(self, value: &Value) -> bool {
+        match self {
+            // ajv's "integer": any JSON number without a fractional part (100.0 is one, 100.5 is not).
+            Kind::Integer => value.as_f64().is_some_and(|number| number.fract() == 0.0),
+            Kind::Number => value.is_number(),
+            Kind::Text => value.is_string(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Integer => "integer",
+            Kind::Number => "number",
+            Kind::Text => "string",
+        }
+    }
+}
+
+/// The sidecar's JSON schemas for its four variables (ConfigPropertyDefinitions.cs in experiment-config-sidecar), as
+/// the configurator's ajv applies them to a PUT's value: `null` always allowed, typed members, no other members,
+/// and an object or a list of them where the schema says either. Returns ajv's error text for the first violation.
+fn schema_violation(variable: &str, value: &Value) -> Option<String> {
+    use Kind::{Integer, Number, Text};
+    let object = |value: &Value, path: &str, members: &[(&str, Kind)], required: &[&str]| -> Option<String> {
+        let Some(object) = value.as_object() else { return Some(format!("{path} must be object")) };
+        if let Some(missing) = required.iter().find(|name| !object.contains_key(**name)) {
+            return Some(format!("{path} must have required property '{missing}'"));
+        }
+        object.iter().find_map(|(name, member)| match members.iter().find(|(known, _)| known == name) {
+            None => Some(format!("{path} must NOT have additional properties")),
+            Some((_, kind)) if !kind.holds(member) => Some(format!("{path}/{name} must be {}", kind.name())),
+            Some(_) => None,
+        })
+    };
+    let one_or_many = |value: &Value, members: &[(&str, Kind)], required: &[&str]| match value.as_array() {
+        Some(items) => {
+            items.iter().enumerate().find_map(|(index, item)| object(item, &format!("/{index}"), members, required))
+        }
+        None => object(value, "", members, required),
+    };
+    if value.is_null() {
+        return None;
+    }
+    match variable {
+        "pubsubDeterioration" => {
+            object(value, "", &[("delayProbability", Number), ("errorProbability", Number), ("delay", Integer)], &[])
+        }
+        "serviceInvocationDeterioration" => one_or_many(
+            value,
+            &[
+                ("path", Text),
+                ("delayProbability", Number),
+                ("delay", Integer),
+                ("errorProbability", Number),
+                ("errorCode", Integer),
+            ],
+            &[],
+        ),
+        "artificialMemoryUsage" => (!Integer.holds(value)).then(|| " must be integer".to_owned()),
+        "artificialCPUUsage" => one_or_many(
+            value,
+            &[("usageDuration", Integer), ("pauseDuration", Integer)],
+            &["usageDuration", "pauseDuration"],
+        ),
+        _ => None,
+    }
 }
 
 /// Grafana's HTTP API as far as eris uses it: `POST /api/dashboards/db` answers like Grafana when `status`
