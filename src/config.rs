@@ -10,7 +10,7 @@
 //! | `ERIS_MAX_BODY_BYTES` | `--max-body-bytes` | `1048576` |
 //! | `ERIS_REQUEST_TIMEOUT_SECS` | `--request-timeout-secs` | `30` |
 //! | `ERIS_MISFIRE_DEADLINE_SECS` | `--misfire-deadline-secs` | `3600` |
-//! | `ERIS_WORKER_LEASE_SECS` | `--worker-lease-secs` | `15` |
+//! | `ERIS_WORKER_LEASE_SECS` | `--worker-lease-secs` | `6` |
 //! | `ERIS_STEP_TIMEOUT_SECS` | `--step-timeout-secs` | `30` |
 //! | `ERIS_WEBHOOK_URLS` | `--webhook-urls` | none |
 //! | `ERIS_WEBHOOK_SECRET` | `--webhook-secret` | none |
@@ -76,7 +76,7 @@ pub struct ServeArgs {
 
     /// How long the worker lease lasts without a heartbeat, in seconds (2 to 3600): after a crash, the trial it ran
     /// is recovered (and another replica takes over) this long after the last heartbeat.
-    #[arg(long = "worker-lease-secs", env = "ERIS_WORKER_LEASE_SECS", value_name = "SECONDS", default_value = "15",
+    #[arg(long = "worker-lease-secs", env = "ERIS_WORKER_LEASE_SECS", value_name = "SECONDS", default_value = "6",
         value_parser = seconds::<2, 3_600>())]
     pub worker_lease: Duration,
 
@@ -236,7 +236,7 @@ mod tests {
         let config = serve_args(&[]).unwrap().resolve().unwrap();
         assert_eq!(config.bind.to_string(), DEFAULT_BIND);
         assert_eq!(config.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
-        assert_eq!(config.worker_lease, Duration::from_secs(15));
+        assert_eq!(config.worker_lease, Duration::from_secs(6));
         assert!(matches!(config.database_url, DatabaseUrl::Sqlite(path) if path.ends_with("eris.db")));
     }
 

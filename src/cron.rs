@@ -48,9 +48,9 @@ pub enum CronError {
         "recurrence_pattern '{pattern}' is not a supported macro; use one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly"
     )]
     UnknownMacro { pattern: String },
-    /// `reason` names the field, e.g. "minute value 61 is out of range 0-59".
-    #[error("recurrence_pattern '{pattern}': {reason}")]
-    InvalidField { pattern: String, field: &'static str, reason: String },
+    /// `problem` names the field, e.g. "minute value 61 is out of range 0-59".
+    #[error("recurrence_pattern '{pattern}': {problem}")]
+    InvalidField { pattern: String, field: &'static str, problem: FieldProblem },
     #[error("recurrence_pattern '{pattern}' is invalid: {reason}")]
     Invalid { pattern: String, reason: String },
     #[error("recurrence_pattern '{pattern}' never fires: there is no such date")]
@@ -67,6 +67,28 @@ impl CronError {
             _ => "recurrence_pattern",
         }
     }
+}
+
+/// What is wrong with one field of a pattern; each message names the field and quotes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldProblem {
+    #[error(
+        "{field} field '{text}': the '+' prefix (day-of-month AND day-of-week) is not supported; the two fields combine with OR"
+    )]
+    PlusPrefix { field: &'static str, text: String },
+    #[error("{field} field '{text}' contains '{character}', which a cron pattern does not allow")]
+    Character { field: &'static str, text: String, character: char },
+    #[error("{field} field '{text}' contains '{word}': {hint}")]
+    Word { field: &'static str, text: String, word: String, hint: &'static str },
+    #[error("{field} field '{text}' has an empty list item: a comma must stand between two values")]
+    EmptyItem { field: &'static str, text: String },
+    #[error("{field} field '{text}': the step '{step}' must be a whole number from 1 to {largest}")]
+    Step { field: &'static str, text: String, step: String, largest: u32 },
+    #[error("{field} value {value} is out of range {min}-{max}")]
+    OutOfRange { field: &'static str, value: u32, min: u32, max: u32 },
+    /// croner's own reason, attributed to the field by parsing each field alone.
+    #[error("{field} field '{text}' is invalid: {reason}")]
+    Croner { field: &'static str, text: String, reason: String },
 }
 
 /// An IANA name as chrono-tz spells it (case-sensitive, no trimming: `utc` is refused).
@@ -86,15 +108,10 @@ impl Recurrence {
     /// Validates the pattern and the zone, and checks that the pattern fires at least once after `now`
     /// (so impossible dates like `0 0 31 2 *` are rejected at write time).
     pub fn parse(pattern: &str, timezone: &str, now: DateTime<Utc>) -> Result<Self, CronError> {
-        let pattern = pattern.trim();
+        let pattern = pattern.trim_ascii();
         let cron = parse_pattern(pattern)?;
         let tz = parse_timezone(timezone)?;
         let never = || CronError::NeverFires { pattern: pattern.to_string() };
-        // croner only gives up on an impossible date at year 5000 (about 0.1-0.4 s in a debug
-        // build), so the common shape is caught without a search.
-        if impossible_date(&cron) {
-            return Err(never());
-        }
         let recurrence = Recurrence { cron, tz, pattern: pattern.to_string() };
         recurrence.next_after(now).ok_or_else(never)?;
         Ok(recurrence)
@@ -204,7 +221,7 @@ fn parse_pattern(pattern: &str) -> Result<Cron, CronError> {
     } else {
         pattern
     };
-    let fields: Vec<&str> = expanded.split_whitespace().collect();
+    let fields: Vec<&str> = expanded.split_ascii_whitespace().collect();
     let first = match fields.len() {
         5 => 1,
         6 => 0,
@@ -212,14 +229,14 @@ fn parse_pattern(pattern: &str) -> Result<Cron, CronError> {
             return Err(CronError::FieldCount { pattern: pattern.to_string(), count });
         }
     };
-    let invalid = |index: usize, reason: String| CronError::InvalidField {
+    let invalid = |index: usize, problem: FieldProblem| CronError::InvalidField {
         pattern: pattern.to_string(),
         field: FIELDS[index],
-        reason,
+        problem,
     };
     for (offset, text) in fields.iter().enumerate() {
         let index = first + offset;
-        check_field(index, text).map_err(|reason| invalid(index, reason))?;
+        check_field(index, text).map_err(|problem| invalid(index, problem))?;
     }
     let cron = parser().parse(expanded).map_err(|error| {
         // croner's messages do not say which field failed: find it by parsing each alone.
@@ -227,26 +244,33 @@ fn parse_pattern(pattern: &str) -> Result<Cron, CronError> {
             let mut probe = ["0", "*", "*", "*", "*", "*"];
             probe[first + offset] = text;
             if let Err(e) = parser().parse(&probe.join(" ")) {
-                let reason = format!("{} field '{text}' is invalid: {}", FIELDS[first + offset], croner_reason(&e));
-                return invalid(first + offset, reason);
+                let field = FIELDS[first + offset];
+                let problem = FieldProblem::Croner { field, text: (*text).to_owned(), reason: croner_reason(&e) };
+                return invalid(first + offset, problem);
             }
         }
         CronError::Invalid { pattern: pattern.to_string(), reason: croner_reason(&error) }
     })?;
     debug_assert!(!cron.pattern.matches_dom_and_dow(), "'+' is refused by check_field");
+    // croner only gives up on a pattern that never matches at year 5000 (seconds of CPU for `,,, * * * *`), so
+    // every such pattern is caught here without a search; what passes fires within a few years.
+    if never_matches(&cron, fields[3 - first]) {
+        return Err(CronError::NeverFires { pattern: pattern.to_string() });
+    }
     Ok(cron)
 }
 
-/// Checks what croner gets wrong or words poorly: it accepts month names in any field (`0 0 * * JAN`
-/// is Mondays) and reports "Number out of bounds." without the number or the field.
-fn check_field(index: usize, text: &str) -> Result<(), String> {
+/// Checks each field's shape before croner sees it: what croner gets wrong or words poorly (it accepts month names
+/// in any field, so `0 0 * * JAN` would be Mondays, and reports "Number out of bounds." without the number or the
+/// field), and what it accepts but can never match (`,,,` has no value at all, so finding that it never fires would
+/// take a search to the year 5000).
+fn check_field(index: usize, text: &str) -> Result<(), FieldProblem> {
     let field = FIELDS[index];
+    let owned = || text.to_owned();
     if let Some(c) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || "*,-/#?".contains(*c))) {
         return Err(match c {
-            '+' => format!(
-                "{field} field '{text}': the '+' prefix (day-of-month AND day-of-week) is not supported; the two fields combine with OR"
-            ),
-            _ => format!("{field} field '{text}' contains '{c}', which a cron pattern does not allow"),
+            '+' => FieldProblem::PlusPrefix { field, text: owned() },
+            _ => FieldProblem::Character { field, text: owned(), character: c },
         });
     }
     let upper = text.to_ascii_uppercase();
@@ -265,19 +289,31 @@ fn check_field(index: usize, text: &str) -> Result<(), String> {
             } else {
                 "it is not a value this field accepts"
             };
-            return Err(format!("{field} field '{text}' contains '{word}': {hint}"));
+            return Err(FieldProblem::Word { field, text: owned(), word: word.to_owned(), hint });
         }
     }
     let (min, max) = BOUNDS[index];
     for item in text.split(',') {
+        if item.is_empty() {
+            return Err(FieldProblem::EmptyItem { field, text: owned() });
+        }
+        // A step larger than the field's span would match its first value only; a huge one is surely a mistake.
+        // An empty step, zero and words are left to croner, which words them well ("Step cannot be zero").
+        if let Some((_, step)) = item.split_once('/') {
+            let largest = max - min + 1;
+            let is_number = !step.is_empty() && step.bytes().all(|b| b.is_ascii_digit());
+            let is_zero = step.bytes().all(|b| b == b'0');
+            // An all-digit step that does not parse is too large for a u32.
+            if is_number && !is_zero && step.parse::<u32>().map_or(true, |n| n > largest) {
+                return Err(FieldProblem::Step { field, text: owned(), step: step.to_owned(), largest });
+            }
+        }
         // Only the values before a '/' step or a '#' nth are bounded by the field's range.
         let values = item.split(['#', '/']).next().unwrap_or_default();
         for value in values.split('-') {
             let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
             match digits.parse::<u32>() {
-                Ok(n) if n < min || n > max => {
-                    return Err(format!("{field} value {n} is out of range {min}-{max}"));
-                }
+                Ok(n) if n < min || n > max => return Err(FieldProblem::OutOfRange { field, value: n, min, max }),
                 _ => {}
             }
         }
@@ -295,15 +331,29 @@ fn croner_reason(error: &croner::errors::CronError) -> String {
     .to_string()
 }
 
-/// True when plain day-of-month values exceed every selected month's length and the
-/// day-of-week field cannot fire instead (it is `*`, so the OR rule does not apply).
-fn impossible_date(cron: &Cron) -> bool {
+/// True when the pattern can never match: a time field without any value, or days of the month (plain or `nW`)
+/// beyond every selected month's length while the day-of-week field cannot fire instead (it is `*`, so the OR rule
+/// does not apply). `day_of_month` is that field as written, for its `W` days, which croner keeps apart.
+fn never_matches(cron: &Cron, day_of_month: &str) -> bool {
     let p = &cron.pattern;
-    if !p.is_dow_wildcard() || p.days.has_modifiers() {
+    if [&p.seconds, &p.minutes, &p.hours, &p.months].iter().any(|component| component.values().is_empty()) {
+        return true;
+    }
+    if !p.is_dow_wildcard() {
         return false;
     }
-    let Some(first_day) = p.days.values().into_iter().min() else {
-        return false;
+    let mut days = p.days.values();
+    for item in day_of_month.split(',').map(str::to_ascii_uppercase) {
+        match item.strip_suffix('W').map(str::parse::<u16>) {
+            Some(Ok(day)) => days.push(day),
+            // `L`, `LW` and the like: the month's last days exist in every month.
+            _ if item.contains('L') => return false,
+            Some(Err(_)) => return false,
+            None => {}
+        }
+    }
+    let Some(first_day) = days.into_iter().min() else {
+        return true;
     };
     let longest = |month: u16| match month {
         2 => 29,
@@ -430,6 +480,46 @@ mod tests {
     }
 
     #[test]
+    fn empty_list_items_and_huge_steps_are_refused_before_any_search() {
+        for (pattern, reason) in [
+            (",,, * * * *", "minute field ',,,' has an empty list item: a comma must stand between two values"),
+            (", * * * *", "minute field ',' has an empty list item: a comma must stand between two values"),
+            ("0 ,,, * * * *", "minute field ',,,' has an empty list item: a comma must stand between two values"),
+            ("0 1,,2 * * *", "hour field '1,,2' has an empty list item: a comma must stand between two values"),
+            ("0 0 1, * *", "day-of-month field '1,' has an empty list item: a comma must stand between two values"),
+            ("*/61 * * * *", "minute field '*/61': the step '61' must be a whole number from 1 to 60"),
+            (
+                "0 0 */99999999999999 * *",
+                "day-of-month field '*/99999999999999': the step '99999999999999' must be a whole number from 1 to 31",
+            ),
+            ("0 0 * 1-12/13 *", "month field '1-12/13': the step '13' must be a whole number from 1 to 12"),
+        ] {
+            assert_eq!(err(pattern), format!("recurrence_pattern '{pattern}': {reason}"));
+        }
+        // The largest step of each field still parses.
+        check("*/60 * * * *", "UTC", NOW, &jan1(&["01:00:00"]));
+        // Unicode digits are not cron digits.
+        assert!(err("\u{0661} * * * *").contains("contains '\u{0661}', which a cron pattern does not allow"));
+    }
+
+    /// The hostile corpus the API tests and the validation bench use: each refused pattern is refused, each
+    /// accepted one (rare dates, odd spacing) accepted.
+    #[test]
+    fn the_hostile_corpus() {
+        let corpus: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/hostile/cron-patterns.json")).unwrap();
+        for pattern in corpus["refused"].as_array().unwrap() {
+            let pattern = pattern.as_str().unwrap();
+            assert!(Recurrence::parse(pattern, "UTC", at(NOW)).is_err(), "{pattern:?} is refused");
+        }
+        for pattern in corpus["accepted"].as_array().unwrap() {
+            let pattern = pattern.as_str().unwrap();
+            assert!(Recurrence::parse(pattern, "UTC", at(NOW)).is_ok(), "{pattern:?} is accepted");
+        }
+        assert!(err("*\u{a0}* * * * *").contains("contains '\u{a0}'"), "only ASCII whitespace separates fields");
+    }
+
+    #[test]
     fn sloppy_steps_are_refused_like_vixie_cron() {
         // Decision: keep croner's default. croniter reads `0/10` as `0-59/10`; Vixie refuses it.
         let message = err("0/10 * * * *");
@@ -464,10 +554,13 @@ mod tests {
     fn impossible_dates_are_refused() {
         for p in ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *", "* * * 30-31 2 *"] {
             assert_eq!(err(p), format!("recurrence_pattern '{p}' never fires: there is no such date"));
-            assert!(impossible_date(&parse_pattern(p).expect("parses")), "{p} needs no search");
+            assert!(matches!(parse_pattern(p), Err(CronError::NeverFires { .. })), "{p} needs no search");
         }
-        // Not caught statically: croner searches to year 5000 and gives up (~0.1 s debug).
-        assert!(err("0 0 31W 2 *").ends_with("never fires: there is no such date"));
+        // `W` days too, and fields without any value, none of them with a search (croner's goes to year 5000).
+        for p in ["0 0 31W 2 *", "0 0 30W,31 2 *"] {
+            assert!(matches!(parse_pattern(p), Err(CronError::NeverFires { .. })), "{p} needs no search");
+        }
+        check("0 0 LW 2 *", "UTC", NOW, &["2026-02-27T00:00:00+00:00"]);
         // Rare but possible, and the OR rule rescues an impossible day of month.
         check("0 0 29 2 *", "UTC", "2097-03-01T00:00:00Z", &["2104-02-29T00:00:00+00:00"]);
         check("0 0 31 2 MON", "UTC", NOW, &["2026-02-02T00:00:00+00:00"]);

@@ -29,6 +29,7 @@
 //! | [`telemetry`] | Prometheus metrics (`GET /metrics`) |
 //! | [`template`] | `{{ parameter }}` templates and how they are rendered |
 //! | [`time`] | timestamps as eris stores them (UTC, microseconds) |
+//! | [`transient`] | transient database errors retried within milliseconds, with a bounded backoff |
 //! | [`trial_status`] | the trial statuses, with Kallisti's names |
 //! | [`trials`] | the trial resource: runs of an experiment, queued, stopped and kept for audit |
 //! | [`wakeups`] | how the API, the scheduler and the worker wake each other |
@@ -57,6 +58,7 @@ pub mod setting_parsers;
 pub mod telemetry;
 pub mod template;
 pub mod time;
+pub mod transient;
 pub mod trial_status;
 pub mod trials;
 pub mod wakeups;

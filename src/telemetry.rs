@@ -24,6 +24,9 @@ pub const HTTP_REQUESTS: &str = "eris_http_requests_total";
 pub const HTTP_DURATION: &str = "eris_http_request_duration_seconds";
 pub const POOL_CONNECTIONS: &str = "eris_db_pool_connections";
 pub const POOL_MAX: &str = "eris_db_pool_max_connections";
+pub const DB_RETRIES: &str = "eris_db_retries_total";
+/// The `retrier` label values of [`DB_RETRIES`] (`transient::Retrier`).
+pub const DB_RETRIERS: [&str; 3] = ["scheduler", "worker", "callback"];
 pub const GATLING_REPORTS: &str = "eris_gatling_reports_total";
 pub const GATLING_REPORT_BYTES: &str = "eris_gatling_report_kept_bytes_total";
 
@@ -62,6 +65,9 @@ fn describe() {
         counter!(GATLING_REPORTS, "outcome" => outcome).absolute(0);
     }
     counter!(GATLING_REPORT_BYTES).absolute(0);
+    for retrier in DB_RETRIERS {
+        counter!(DB_RETRIES, "retrier" => retrier).absolute(0);
+    }
     gauge!(LEASE_HELD).set(0.0);
     describe_counter!(TRIALS_FINISHED, "Trials that ended, by final status.");
     describe_gauge!(TRIALS_IN_PROGRESS, "Trials In Progress or Stop Initiated in the database (all replicas).");
@@ -74,6 +80,10 @@ fn describe() {
     describe_histogram!(HTTP_DURATION, Unit::Seconds, "HTTP request latency, by method and route template.");
     describe_gauge!(POOL_CONNECTIONS, "Database pool connections of this process, by state (idle, in_use).");
     describe_gauge!(POOL_MAX, "The database pool's maximum size.");
+    describe_counter!(
+        DB_RETRIES,
+        "Transient database errors retried at once, by who retried: scheduler, worker, callback."
+    );
     describe_counter!(GATLING_REPORTS, "Gatling reports uploaded with a trial's metrics, by outcome: kept, too_large.");
     describe_counter!(GATLING_REPORT_BYTES, Unit::Bytes, "Bytes of the Gatling reports kept with trials.");
 }
@@ -98,6 +108,11 @@ pub fn fire_latency(seconds: f64) {
 
 pub fn lease_held(held: bool) {
     gauge!(LEASE_HELD).set(if held { 1.0 } else { 0.0 });
+}
+
+/// A transient database error was retried.
+pub fn db_retry(retrier: &'static str) {
+    counter!(DB_RETRIES, "retrier" => retrier).increment(1);
 }
 
 /// A trial's Gatling report (index.html and stats.js, `bytes` together) was stored with its metrics.

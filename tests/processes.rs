@@ -126,8 +126,8 @@ async fn a_trial_of_a_killed_process_is_recovered_by_the_next_one() {
         let trial = start_long_trial(&first, &target, "cleanup-sigkill").await;
         let app = TestApp::new(database);
         let path = format!("/api/v1/trial/{trial}");
-        wait_until(Duration::from_secs(10), "the trial to run", || async {
-            app.get(&path).await.json()["status"] == "In Progress"
+        wait_until(Duration::from_secs(10), "the trial's step to run", || async {
+            app.get(&path).await.json()["trial_record"]["steps"][0]["outcome"] == "running"
         })
         .await;
         first.signal("-KILL");
@@ -139,6 +139,10 @@ async fn a_trial_of_a_killed_process_is_recovered_by_the_next_one() {
         assert_eq!(trial["status"], "Failed", "{}: {trial:#}", app.backend());
         assert!(trial["status_reason"].as_str().unwrap().starts_with("interrupted"));
         assert_eq!(trial["trial_record"]["post_steps"][0]["outcome"], "succeeded");
+        // The step that ran when the process died is closed, not left running.
+        let step = &trial["trial_record"]["steps"][0];
+        assert_eq!(step["outcome"], "interrupted", "{step}");
+        assert!(step["finished_at"].is_string(), "{step}");
     }
     assert_eq!(target.hits().len(), TestDatabase::all().len(), "the clean-up ran once per killed trial");
 }

@@ -4,6 +4,7 @@
 //! with `ERIS_COMPONENT_ALLOW_CIDRS`, only to callers from those addresses (403 otherwise): the real components
 //! cannot send credentials.
 
+use crate::transient::{Retrier, retry};
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
@@ -89,7 +90,8 @@ async fn register(
     ApiPath(path): ApiPath<RunPath>,
     ApiQuery(query): ApiQuery<RegisterQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    callbacks::register(&state.db, &path.test_uuid, &path.test_version, query.client.as_deref()).await?;
+    let client = query.client.as_deref();
+    retry(Retrier::Callback, || callbacks::register(&state.db, &path.test_uuid, &path.test_version, client)).await?;
     Ok(text(TRIGGER_REGISTERED))
 }
 
@@ -102,7 +104,8 @@ async fn trigger(
     _allowed: FromComponent,
     ApiPath(path): ApiPath<RunPath>,
 ) -> ApiResult<impl IntoResponse> {
-    let started = callbacks::triggered(&state.db, &path.test_uuid, &path.test_version).await?;
+    let started =
+        retry(Retrier::Callback, || callbacks::triggered(&state.db, &path.test_uuid, &path.test_version)).await?;
     Ok(text(trigger_state(started)))
 }
 
@@ -119,7 +122,8 @@ async fn upload_metrics(
     ApiPath(path): ApiPath<RunPath>,
     TextBody(body): TextBody,
 ) -> ApiResult<()> {
-    callbacks::upload_metrics(&state.db, &path.test_uuid, &path.test_version, &body, false).await?;
+    let upload = || callbacks::upload_metrics(&state.db, &path.test_uuid, &path.test_version, &body, false);
+    retry(Retrier::Callback, upload).await?;
     Ok(())
 }
 
@@ -135,6 +139,7 @@ async fn upload_steady_state_metrics(
     ApiPath(path): ApiPath<RunPath>,
     TextBody(body): TextBody,
 ) -> ApiResult<()> {
-    callbacks::upload_metrics(&state.db, &path.test_uuid, &path.test_version, &body, true).await?;
+    let upload = || callbacks::upload_metrics(&state.db, &path.test_uuid, &path.test_version, &body, true);
+    retry(Retrier::Callback, upload).await?;
     Ok(())
 }

@@ -17,11 +17,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+        let content_type = request.headers().get(header::CONTENT_TYPE);
+        if !is_json(content_type) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send the body as JSON with the header 'Content-Type: application/json'",
+                None,
+            ));
+        }
+        if let Some(charset) = charset(content_type).filter(|charset| !charset.eq_ignore_ascii_case("utf-8")) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("send the body as UTF-8 JSON: charset={charset} is not supported"),
                 None,
             ));
         }
@@ -62,14 +71,23 @@ impl<S: Send + Sync> FromRequest<S> for TextBody {
                 body_rejection(rejection)
             }
         })?;
-        String::from_utf8(bytes.into()).map(Self).map_err(|error| {
+        let text = String::from_utf8(bytes.into()).map_err(|error| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
                 format!("the body is not UTF-8 text: {error}"),
                 Some("body".into()),
             )
-        })
+        })?;
+        if let Some(at) = text.find('\0') {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("the body contains a NUL character (at byte {at}), which no text eris keeps may hold"),
+                Some("body".into()),
+            ));
+        }
+        Ok(Self(text))
     }
 }
 
@@ -77,6 +95,15 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
     let Some(mime) = content_type.and_then(|v| v.to_str().ok()) else { return false };
     let essence = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The `charset` parameter of a content type, unquoted, if it has one.
+fn charset(content_type: Option<&header::HeaderValue>) -> Option<String> {
+    let mime = content_type.and_then(|v| v.to_str().ok())?;
+    mime.split(';').skip(1).find_map(|parameter| {
+        let (name, value) = parameter.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"').to_owned())
+    })
 }
 
 pub(super) fn body_rejection(rejection: BytesRejection) -> ApiError {
@@ -100,12 +127,26 @@ pub(super) fn body_rejection(rejection: BytesRejection) -> ApiError {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first: serde_json reports some type errors as syntax errors (a number or an object where an enum is
     // expected), which would otherwise be answered as `invalid_json` without the field.
-    if let Err(inner) = serde_json::from_slice::<serde_json::Value>(bytes) {
+    if let Err(error) = std::str::from_utf8(bytes) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_json",
-            format!("the body is not valid JSON: {inner}"),
+            format!("the body is not UTF-8: {error}"),
             None,
+        ));
+    }
+    // serde_json refuses nesting deeper than 128, so the walk for NUL characters below is bounded too.
+    let parsed = serde_json::from_slice::<serde_json::Value>(bytes).map_err(|inner| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {inner}"), None)
+    })?;
+    // PostgreSQL cannot store a NUL in text, and no name, URL or template needs one: refused on both backends.
+    if let Some(path) = nul_path(&parsed, &mut String::new()) {
+        let at = if path.is_empty() { "the body" } else { path.as_str() };
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("{at}: contains a NUL character (\\u0000), which no text eris keeps may hold"),
+            (!path.is_empty()).then_some(path),
         ));
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
@@ -115,6 +156,32 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         invalid_field("invalid_body", &path, &inner.to_string())
     })?;
     Ok(value)
+}
+
+/// The path (`steps[1].where.url`, as the other errors name fields) of the first string or key holding a NUL.
+fn nul_path(value: &serde_json::Value, path: &mut String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0').then(|| path.clone()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
+            let length = path.len();
+            path.push_str(&format!("[{index}]"));
+            let found = nul_path(item, path);
+            path.truncate(length);
+            found
+        }),
+        Value::Object(members) => members.iter().find_map(|(key, member)| {
+            let length = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(key);
+            let found = if key.contains('\0') { Some(path.clone()) } else { nul_path(member, path) };
+            path.truncate(length);
+            found
+        }),
+        _ => None,
+    }
 }
 
 /// Builds an error for a field a deserializer rejected. serde reports a missing or unknown field at its parent's

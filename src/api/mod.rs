@@ -9,6 +9,7 @@ mod experiments;
 mod extract;
 mod health;
 mod pagination;
+mod request_guards;
 mod schedules;
 pub mod scopes;
 mod tokens;
@@ -139,7 +140,9 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .layer(axum::middleware::from_fn_with_state(guarded, auth::guard))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(limits.request_timeout, time_limit))
+        .layer(axum::middleware::from_fn(request_guards::refuse_nul_in_uri))
         .layer(axum::middleware::from_fn(crate::telemetry::track_http))
+        .layer(axum::middleware::from_fn(request_guards::close_after_refused_body))
         // Responses are data, never pages to frame or sniff.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -49,6 +49,8 @@ pub fn update(conn: &mut DbConnection, row: &ExperimentRow, expected_revision: i
     let updated = diesel::update(experiments::table)
         .filter(experiments::id.eq(&row.id))
         .filter(experiments::revision.eq(expected_revision))
+        // An experiment archived since it was read stays archived.
+        .filter(experiments::archived_at.is_null())
         .set(row)
         .execute(conn)?;
     Ok(updated == 1)

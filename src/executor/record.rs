@@ -38,6 +38,8 @@ pub enum StepOutcome {
     Cancelled,
     /// Not done: nothing to do, or an earlier phase ended the run (the logs say why).
     Skipped,
+    /// The eris process running the trial died while the step ran; the recovery closed it.
+    Interrupted,
 }
 
 /// One step as it ran.
@@ -148,6 +150,25 @@ pub struct Acknowledged {
 }
 
 impl TrialRecord {
+    /// After a crash: every step and MiSArch phase still `running` ends `interrupted` at `at`, and failure sets
+    /// still pending are `interrupted` too, so that nothing of a recovered trial looks alive.
+    pub fn interrupt_unfinished(&mut self, at: DateTime<Utc>) {
+        let steps = self.pre_steps.iter_mut().chain(&mut self.steps).chain(&mut self.post_steps);
+        for step in steps.filter(|step| step.outcome == StepOutcome::Running) {
+            step.outcome = StepOutcome::Interrupted;
+            step.finished_at = Some(at);
+        }
+        if let Some(misarch) = &mut self.misarch {
+            for phase in misarch.phases.iter_mut().filter(|phase| phase.outcome == StepOutcome::Running) {
+                phase.outcome = StepOutcome::Interrupted;
+                phase.finished_at = Some(at);
+            }
+            for failure in misarch.failures.iter_mut().filter(|failure| failure.outcome == StepOutcome::Running) {
+                failure.outcome = StepOutcome::Interrupted;
+            }
+        }
+    }
+
     pub fn phase_mut(&mut self, phase: Phase) -> &mut Vec<StepRecord> {
         match phase {
             Phase::PreSteps => &mut self.pre_steps,

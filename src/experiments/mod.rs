@@ -337,29 +337,47 @@ pub async fn list(db: &Db, filter: ExperimentFilter, page: PageRequest) -> Resul
 }
 
 /// How an update changes the definition.
+#[derive(Clone)]
 pub enum Change {
     Replace(ExperimentInput),
     Merge(ExperimentPatch),
 }
 
+/// How often an update is tried again when the experiment changed between its read and its write.
+const UPDATE_ATTEMPTS: usize = 3;
+
 /// Applies a PUT or PATCH: validates the result and bumps the revision. A `*****` under a secret-looking key (as
 /// GET shows secrets) keeps the value stored at the same path of the definition.
+///
+/// The definition is checked between a read and a write, not inside a transaction: no connection, and on SQLite no
+/// write lock, is held while a large MiSArch definition is checked. The write happens only if the revision is still
+/// the one read; otherwise the update starts over from a new read.
 pub async fn update(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
+    for _ in 1..UPDATE_ATTEMPTS {
+        match update_once(db, id, change.clone()).await {
+            Err(error) if error.code == "concurrent_update" => continue,
+            other => return other,
+        }
+    }
+    update_once(db, id, change).await
+}
+
+async fn update_once(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
+    let mut row = db.run(move |conn| load_active(conn, id)).await?;
+    let stored = row.definition()?;
+    let mut definition = stored.clone();
+    match change {
+        Change::Replace(input) => definition = input.try_into()?,
+        Change::Merge(patch) => patch.apply(&mut definition)?,
+    }
+    let definition = redact::restored(definition, Some(&stored))?;
+    definition.validate()?;
+    definition.write_into(&mut row);
+    let read_revision = row.revision;
+    row.revision += 1;
+    row.updated_at = time::to_db(time::now());
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            let mut row = load_active(conn, id)?;
-            let stored = row.definition()?;
-            let mut definition = stored.clone();
-            match change {
-                Change::Replace(input) => definition = input.try_into()?,
-                Change::Merge(patch) => patch.apply(&mut definition)?,
-            }
-            let definition = redact::restored(definition, Some(&stored))?;
-            definition.validate()?;
-            definition.write_into(&mut row);
-            let read_revision = row.revision;
-            row.revision += 1;
-            row.updated_at = time::to_db(time::now());
             if !db::experiments::update(conn, &row, read_revision)? {
                 return Err(Error::conflict(
                     "concurrent_update",

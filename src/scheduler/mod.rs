@@ -23,6 +23,7 @@ use crate::json::from_text;
 use crate::schedules::{ConcurrencyPolicy, MisfirePolicy};
 use crate::telemetry;
 use crate::time;
+use crate::transient::{self, Retrier};
 use crate::trials::{self, NewTrial};
 use crate::wakeups::Wakeups;
 
@@ -125,7 +126,8 @@ impl Scheduler {
 
     /// Fires one schedule; a failure is recorded on that schedule and retried later, and never stops the tick.
     async fn fire_isolated(&self, id: &str) {
-        match self.fire(id, time::now()).await {
+        // A busy moment is tried again within milliseconds; only a lasting failure takes the slow path below.
+        match transient::retry(Retrier::Scheduler, || self.fire(id, time::now())).await {
             Ok(FireOutcome::Created { trial_id, scheduled_for, catch_up, missed }) => {
                 telemetry::schedule_fires("created", 1);
                 telemetry::schedule_fires("missed", missed.unsigned_abs());

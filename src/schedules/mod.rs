@@ -248,7 +248,7 @@ impl Settings {
     }
 
     fn write_into(&self, row: &mut ScheduleRow) {
-        row.recurrence_pattern = self.recurrence_pattern.trim().to_owned();
+        row.recurrence_pattern = self.recurrence_pattern.trim_ascii().to_owned();
         row.timezone = self.timezone.clone();
         row.recurrence_count = self.recurrence_count;
         row.metadata = to_text(&self.metadata);
@@ -261,7 +261,7 @@ impl Settings {
 
     /// Whether a change to these settings moves the schedule's timing (and so its `next_run_at`).
     fn timing_differs(&self, other: &Self) -> bool {
-        self.recurrence_pattern.trim() != other.recurrence_pattern.trim()
+        self.recurrence_pattern.trim_ascii() != other.recurrence_pattern.trim_ascii()
             || self.timezone != other.timezone
             || self.paused != other.paused
             || self.recurrence_count != other.recurrence_count
@@ -393,41 +393,65 @@ pub async fn list(db: &Db, experiment_id: Uuid, page: PageRequest) -> Result<Pag
 }
 
 /// How an update changes a schedule.
+#[derive(Clone)]
 pub enum Change {
     Replace(ScheduleInput),
     Merge(SchedulePatch),
 }
 
+/// How often an update is tried again when the schedule changed between its read and its write (a fire, another
+/// request).
+const UPDATE_ATTEMPTS: usize = 3;
+
 /// Applies a PUT or PATCH. Whenever the request changes `recurrence_count`, `recurrence_left` is reset to it
 /// (Kallisti's rule). `next_run_at` is recomputed from now when the timing changes (pattern, zone, pause,
 /// count), and kept otherwise so that a due fire is not lost. A `*****` under a secret-looking key keeps the stored
 /// value at that place.
+///
+/// The change is checked between a read and a write, not inside a transaction: no connection, and on SQLite no
+/// write lock, is held while a pattern is checked. The write happens only if nobody changed the schedule since the
+/// read; otherwise the update starts over from a new read.
 pub async fn update(db: &Db, experiment_id: Uuid, id: Uuid, change: Change) -> Result<Schedule> {
+    for _ in 1..UPDATE_ATTEMPTS {
+        match update_once(db, experiment_id, id, change.clone()).await {
+            Err(error) if error.code == "concurrent_update" => continue,
+            other => return other,
+        }
+    }
+    update_once(db, experiment_id, id, change).await
+}
+
+async fn update_once(db: &Db, experiment_id: Uuid, id: Uuid, change: Change) -> Result<Schedule> {
+    let mut row = db
+        .run(move |conn| {
+            experiments::load_active(conn, experiment_id)?;
+            db::schedules::find(conn, &experiment_id.to_string(), &id.to_string())?
+                .ok_or_else(|| schedule_not_found(experiment_id, id))
+        })
+        .await?;
+    let old = Settings::of(&row)?;
+    let mut new = match change {
+        Change::Replace(input) => Settings::from(input),
+        Change::Merge(patch) => old.clone().merge(patch),
+    };
+    new.restore_secrets(Some(&old))?;
+    let now = time::now();
+    let recurrence = new.validate(now)?;
+    if new.recurrence_count != old.recurrence_count {
+        row.recurrence_left = new.recurrence_count;
+    }
+    if new.timing_differs(&old) {
+        row.next_run_at = next_run(&recurrence, new.paused, row.recurrence_left, now).map(time::to_db);
+    }
+    new.write_into(&mut row);
+    // A changed schedule gets a fresh start: a fire that failed is tried again at once.
+    row.fire_error = None;
+    row.fire_retry_at = None;
+    let read_at = row.updated_at;
+    row.updated_at = time::to_db(now);
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             experiments::load_active(conn, experiment_id)?;
-            let mut row = db::schedules::find(conn, &experiment_id.to_string(), &id.to_string())?
-                .ok_or_else(|| schedule_not_found(experiment_id, id))?;
-            let old = Settings::of(&row)?;
-            let mut new = match change {
-                Change::Replace(input) => Settings::from(input),
-                Change::Merge(patch) => old.clone().merge(patch),
-            };
-            new.restore_secrets(Some(&old))?;
-            let now = time::now();
-            let recurrence = new.validate(now)?;
-            if new.recurrence_count != old.recurrence_count {
-                row.recurrence_left = new.recurrence_count;
-            }
-            if new.timing_differs(&old) {
-                row.next_run_at = next_run(&recurrence, new.paused, row.recurrence_left, now).map(time::to_db);
-            }
-            new.write_into(&mut row);
-            // A changed schedule gets a fresh start: a fire that failed is tried again at once.
-            row.fire_error = None;
-            row.fire_retry_at = None;
-            let read_at = row.updated_at;
-            row.updated_at = time::to_db(now);
             if !db::schedules::update(conn, &row, read_at)? {
                 return Err(Error::conflict(
                     "concurrent_update",

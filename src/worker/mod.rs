@@ -20,6 +20,7 @@ use crate::executor::{Ending, Executor, Stop, StopReason, TrialRun, record::Tria
 use crate::experiments::Definition;
 use crate::json::{from_text, to_text};
 use crate::time;
+use crate::transient::{self, Retrier};
 use crate::trial_status::TrialStatus;
 use crate::wakeups::Wakeups;
 use crate::webhooks::Event;
@@ -40,7 +41,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
-            lease_ttl: StdDuration::from_secs(15),
+            lease_ttl: StdDuration::from_secs(6),
             heartbeat_every: StdDuration::from_millis(500),
             poll_interval: StdDuration::from_secs(1),
         }
@@ -104,7 +105,9 @@ impl Worker {
     /// one (then it looks for the next at once).
     pub async fn work_once(&self, shutdown: &CancellationToken) -> Result<bool> {
         // A database error means the lease may lapse: say so, rather than show a lease this process may not hold.
-        let held = self.renew_lease().await.inspect_err(|_| crate::telemetry::lease_held(false))?;
+        let held = transient::retry(Retrier::Worker, || self.renew_lease())
+            .await
+            .inspect_err(|_| crate::telemetry::lease_held(false))?;
         crate::telemetry::lease_held(held);
         if !held {
             return Ok(false);
@@ -113,7 +116,11 @@ impl Worker {
         let id = self.id.clone();
         // `now` is read on the database thread, just before the claim, so `executed_at` never precedes the
         // trial's `created_at`.
-        let claimed = self.db.run(move |conn| db::trials::claim_next(conn, &id, time::to_db(time::now()))).await?;
+        let claimed = transient::retry(Retrier::Worker, || {
+            let id = id.clone();
+            self.db.run(move |conn| db::trials::claim_next(conn, &id, time::to_db(time::now())))
+        })
+        .await?;
         let Some(trial) = claimed else {
             return Ok(false);
         };
@@ -122,7 +129,7 @@ impl Worker {
     }
 
     async fn renew_lease(&self) -> Result<bool> {
-        let (id, ttl) = (self.id.clone(), Duration::from_std(self.config.lease_ttl).unwrap_or(Duration::seconds(15)));
+        let (id, ttl) = (self.id.clone(), Duration::from_std(self.config.lease_ttl).unwrap_or(Duration::seconds(6)));
         let now = time::now();
         self.db.run(move |conn| db::lease::acquire(conn, LEASE, &id, time::to_db(now), time::to_db(now + ttl))).await
     }
@@ -239,8 +246,13 @@ impl Worker {
             }
         };
         // A recovered trial keeps what its first worker recorded; the clean-up is added to it.
-        let record =
-            if recovering { from_text(&trial.trial_record).unwrap_or_default() } else { TrialRecord::default() };
+        let record = if recovering {
+            let mut record: TrialRecord = from_text(&trial.trial_record).unwrap_or_default();
+            record.interrupt_unfinished(time::now());
+            record
+        } else {
+            TrialRecord::default()
+        };
         let run = TrialRun {
             id: crate::experiments::parse_id(&trial.id)?,
             experiment: crate::experiments::parse_id(&trial.experiment_id)?,
@@ -288,7 +300,7 @@ async fn heartbeat(
     stop: Stop,
     shutdown: CancellationToken,
 ) {
-    let ttl = Duration::from_std(config.lease_ttl).unwrap_or(Duration::seconds(15));
+    let ttl = Duration::from_std(config.lease_ttl).unwrap_or(Duration::seconds(6));
     loop {
         tokio::select! {
             () = tokio::time::sleep(config.heartbeat_every) => {}
@@ -298,14 +310,16 @@ async fn heartbeat(
             }
         }
         let (w, t) = (worker.clone(), trial.clone());
-        let beat = db
-            .run(move |conn| {
+        let beat = transient::retry(Retrier::Worker, || {
+            let (w, t) = (w.clone(), t.clone());
+            db.run(move |conn| {
                 let now = time::now();
                 let holds = db::lease::acquire(conn, LEASE, &w, time::to_db(now), time::to_db(now + ttl))?;
                 let status = db::trials::heartbeat(conn, &t, &w, time::to_db(now))?;
                 Ok((holds, status))
             })
-            .await;
+        })
+        .await;
         match beat {
             Ok((true, Some(TrialStatus::StopInitiated))) => stop.stop(StopReason::Requested),
             Ok((true, Some(_))) => {}
