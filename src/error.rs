@@ -30,6 +30,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The code of an insert that broke a uniqueness constraint.
 pub const DUPLICATE: &str = "duplicate";
+/// The code of a write refused because the row changed since it was read.
+pub const CONCURRENT_UPDATE: &str = "concurrent_update";
 
 impl Error {
     pub fn invalid(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {

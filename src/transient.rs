@@ -1,12 +1,15 @@
-//! Transient database errors (the database busy or locked, no connection free in the pool) tried again within
-//! milliseconds, with a bounded backoff, by the scheduler, the worker and the MiSArch callbacks: one busy moment must
-//! not cost a fire (whose slow path waits 30 s), a lease or a component's callback. Only an error that outlasts the
-//! backoff goes on to the caller. Each retry is counted in `eris_db_retries_total`.
+//! What is tried again because it may well work a moment later:
+//! - transient database errors (the database busy or locked, no connection free in the pool), within milliseconds
+//!   and with a bounded backoff, by the scheduler, the worker and the MiSArch callbacks: one busy moment must not
+//!   cost a fire (whose slow path waits 30 s), a lease or a component's callback. Only an error that outlasts the
+//!   backoff goes on to the caller. Each retry is counted in `eris_db_retries_total`.
+//! - an update that read a row, checked the change outside the database and found the row changed when it wrote
+//!   (a fire, another request): it starts over from a new read, a few times.
 
 use std::future::Future;
 use std::time::Duration;
 
-use crate::error::{ErrorKind, Result};
+use crate::error::{CONCURRENT_UPDATE, ErrorKind, Result};
 use crate::telemetry;
 
 /// The pauses before each retry: about half a second in all.
@@ -52,6 +55,25 @@ where
     attempt().await
 }
 
+/// How often an update runs in all when the row keeps changing between its read and its write.
+const UPDATE_ATTEMPTS: usize = 3;
+
+/// Runs `attempt` (a read, a check and a conditional write) again while its write finds the row changed since the
+/// read, [`UPDATE_ATTEMPTS`] times in all; then the `409 concurrent_update` goes to the caller.
+pub async fn retry_concurrent_update<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    for _ in 1..UPDATE_ATTEMPTS {
+        match attempt().await {
+            Err(error) if error.code == CONCURRENT_UPDATE => continue,
+            other => return other,
+        }
+    }
+    attempt().await
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -90,5 +112,23 @@ mod tests {
         });
         assert_eq!(always_busy.await.unwrap_err().code, "database_unavailable");
         assert_eq!(calls.get(), BACKOFF_MS.len() + 1, "the backoff is bounded");
+    }
+
+    #[tokio::test]
+    async fn a_concurrent_update_starts_over_a_few_times() {
+        let calls = Cell::new(0);
+        let changed_once = retry_concurrent_update(|| {
+            calls.set(calls.get() + 1);
+            let call = calls.get();
+            async move { if call == 1 { Err(Error::conflict(CONCURRENT_UPDATE, "changed")) } else { Ok(call) } }
+        });
+        assert_eq!(changed_once.await, Ok(2));
+        calls.set(0);
+        let always_changed = retry_concurrent_update(|| {
+            calls.set(calls.get() + 1);
+            async { Err::<(), _>(Error::conflict(CONCURRENT_UPDATE, "changed")) }
+        });
+        assert_eq!(always_changed.await.unwrap_err().code, CONCURRENT_UPDATE);
+        assert_eq!(calls.get(), UPDATE_ATTEMPTS);
     }
 }

@@ -19,6 +19,7 @@ use crate::json::{apply_patch, from_optional_text, from_text, to_text};
 use crate::misarch::definition::{DefinitionError, MisarchExperiment};
 use crate::redact;
 use crate::time;
+use crate::transient;
 
 const MAX_NAME_CHARS: usize = 200;
 const MAX_DESCRIPTION_CHARS: usize = 10_000;
@@ -343,9 +344,6 @@ pub enum Change {
     Merge(ExperimentPatch),
 }
 
-/// How often an update is tried again when the experiment changed between its read and its write.
-const UPDATE_ATTEMPTS: usize = 3;
-
 /// Applies a PUT or PATCH: validates the result and bumps the revision. A `*****` under a secret-looking key (as
 /// GET shows secrets) keeps the value stored at the same path of the definition.
 ///
@@ -353,13 +351,7 @@ const UPDATE_ATTEMPTS: usize = 3;
 /// write lock, is held while a large MiSArch definition is checked. The write happens only if the revision is still
 /// the one read; otherwise the update starts over from a new read.
 pub async fn update(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
-    for _ in 1..UPDATE_ATTEMPTS {
-        match update_once(db, id, change.clone()).await {
-            Err(error) if error.code == "concurrent_update" => continue,
-            other => return other,
-        }
-    }
-    update_once(db, id, change).await
+    transient::retry_concurrent_update(|| update_once(db, id, change.clone())).await
 }
 
 async fn update_once(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
@@ -380,7 +372,7 @@ async fn update_once(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
         write_transaction(conn, |conn| {
             if !db::experiments::update(conn, &row, read_revision)? {
                 return Err(Error::conflict(
-                    "concurrent_update",
+                    crate::error::CONCURRENT_UPDATE,
                     format!("experiment {id} was changed meanwhile; retry"),
                 ));
             }

@@ -168,7 +168,9 @@ impl Scheduler {
         match outcome {
             // Another scheduler created this instant's trial first, or a request changed the schedule meanwhile:
             // the transaction was rolled back and the next tick sees the new state.
-            Err(error) if error.code == DUPLICATE || error.code == "concurrent_update" => Ok(FireOutcome::NotDue),
+            Err(error) if error.code == DUPLICATE || error.code == crate::error::CONCURRENT_UPDATE => {
+                Ok(FireOutcome::NotDue)
+            }
             other => other,
         }
     }
@@ -226,7 +228,7 @@ fn fire_in_transaction(
     let read_at = row.updated_at;
     row.updated_at = time::to_db(now);
     if !db::schedules::update(conn, &row, read_at)? {
-        return Err(Error::conflict("concurrent_update", format!("schedule {id} changed while it fired")));
+        return Err(Error::conflict(crate::error::CONCURRENT_UPDATE, format!("schedule {id} changed while it fired")));
     }
     Ok(match created {
         Some((trial_id, scheduled_for)) => {

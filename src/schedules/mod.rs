@@ -13,6 +13,7 @@ use crate::experiments::{self, JsonObject, parse_id};
 use crate::json::{apply_patch, from_text, to_text};
 use crate::redact;
 use crate::time;
+use crate::transient;
 use crate::trial_status::TrialStatus;
 
 /// How many of its trials a schedule lists; `GET /trial?schedule=` has them all.
@@ -399,10 +400,6 @@ pub enum Change {
     Merge(SchedulePatch),
 }
 
-/// How often an update is tried again when the schedule changed between its read and its write (a fire, another
-/// request).
-const UPDATE_ATTEMPTS: usize = 3;
-
 /// Applies a PUT or PATCH. Whenever the request changes `recurrence_count`, `recurrence_left` is reset to it
 /// (Kallisti's rule). `next_run_at` is recomputed from now when the timing changes (pattern, zone, pause,
 /// count), and kept otherwise so that a due fire is not lost. A `*****` under a secret-looking key keeps the stored
@@ -412,13 +409,7 @@ const UPDATE_ATTEMPTS: usize = 3;
 /// write lock, is held while a pattern is checked. The write happens only if nobody changed the schedule since the
 /// read; otherwise the update starts over from a new read.
 pub async fn update(db: &Db, experiment_id: Uuid, id: Uuid, change: Change) -> Result<Schedule> {
-    for _ in 1..UPDATE_ATTEMPTS {
-        match update_once(db, experiment_id, id, change.clone()).await {
-            Err(error) if error.code == "concurrent_update" => continue,
-            other => return other,
-        }
-    }
-    update_once(db, experiment_id, id, change).await
+    transient::retry_concurrent_update(|| update_once(db, experiment_id, id, change.clone())).await
 }
 
 async fn update_once(db: &Db, experiment_id: Uuid, id: Uuid, change: Change) -> Result<Schedule> {
@@ -454,7 +445,7 @@ async fn update_once(db: &Db, experiment_id: Uuid, id: Uuid, change: Change) -> 
             experiments::load_active(conn, experiment_id)?;
             if !db::schedules::update(conn, &row, read_at)? {
                 return Err(Error::conflict(
-                    "concurrent_update",
+                    crate::error::CONCURRENT_UPDATE,
                     format!("schedule {id} was changed meanwhile; retry"),
                 ));
             }

@@ -404,7 +404,7 @@ pub async fn stop(db: &Db, id: Uuid, webhooks: std::sync::Arc<WebhookConfig>) ->
                 // The worker changed the status between our read and our write (PostgreSQL only: SQLite's
                 // write transaction excludes that). The caller may retry and will see the new state.
                 return Err(Error::conflict(
-                    "concurrent_update",
+                    crate::error::CONCURRENT_UPDATE,
                     format!("trial {id} changed status meanwhile; retry"),
                 ));
             }
