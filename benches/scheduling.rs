@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{ms, report};
+
 use std::time::{Duration, Instant};
 
 use eris::actions::ActionContext;
@@ -189,28 +191,6 @@ async fn cancel_queued(db: &Db) {
             trials::stop(db, trial.id, Default::default()).await.unwrap();
         }
     }
-}
-
-fn ms(duration: chrono::TimeDelta) -> f64 {
-    duration.num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0
-}
-
-fn report(what: &str, samples: &[f64]) {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let at = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
-    if sorted.is_empty() {
-        println!("{what}: no samples");
-        return;
-    }
-    println!(
-        "{what}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms min={:.1} ms",
-        sorted.len(),
-        at(0.5),
-        at(0.99),
-        sorted[sorted.len() - 1],
-        sorted[0]
-    );
 }
 
 fn rss_kb() -> u64 {

@@ -47,3 +47,29 @@ pub fn databases() -> Vec<BenchDatabase> {
     }
     databases
 }
+
+/// A time difference in milliseconds.
+#[allow(dead_code, reason = "not every bench reports latencies")]
+pub fn ms(duration: chrono::TimeDelta) -> f64 {
+    duration.num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0
+}
+
+/// Prints n, p50, p99, max and min of `samples` (in ms) under `what`.
+#[allow(dead_code, reason = "not every bench reports latencies")]
+pub fn report(what: &str, samples: &[f64]) {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let at = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
+    if sorted.is_empty() {
+        println!("{what}: no samples");
+        return;
+    }
+    println!(
+        "{what}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms min={:.1} ms",
+        sorted.len(),
+        at(0.5),
+        at(0.99),
+        sorted[sorted.len() - 1],
+        sorted[0]
+    );
+}
