@@ -99,10 +99,18 @@ pub enum PatternError {
     Invalid(#[from] regex::Error),
 }
 
+/// The most memory a `regex` expectation may compile to (the `regex` crate's default is 10 MiB). Matching is linear
+/// in the text whatever the pattern; this bounds the compile, so a pattern such as `(a{1000}){1000}` is refused
+/// within milliseconds when the experiment is written.
+const MAX_COMPILED_PATTERN_BYTES: usize = 1024 * 1024;
+
 /// The regular expression of a `regex` expectation.
 pub fn pattern(expected: &Value) -> Result<Regex, PatternError> {
     let text = expected.as_str().ok_or_else(|| PatternError::NotAString(expected.clone()))?;
-    Ok(Regex::new(text)?)
+    Ok(regex::RegexBuilder::new(text)
+        .size_limit(MAX_COMPILED_PATTERN_BYTES)
+        .dfa_size_limit(MAX_COMPILED_PATTERN_BYTES)
+        .build()?)
 }
 
 /// Values in messages are cut to this many characters so a large body cannot flood a trial's log.

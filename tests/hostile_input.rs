@@ -172,6 +172,12 @@ async fn lone_surrogates_deep_nesting_huge_strings_and_wrong_charsets() {
             "payload_too_large",
             None,
         );
+        // A regular expression too large to compile.
+        let mut huge_regex = sample_experiment();
+        huge_regex["steps"][1]["expect"][1]["body"] = json!("(a{1000}){1000}");
+        let error = app.post("/api/v1/experiment", &huge_regex).await;
+        let error = error.expect_error(StatusCode::BAD_REQUEST, "invalid_expectation", Some("steps[1].expect[1].body"));
+        assert!(error["message"].as_str().unwrap().contains("exceeds size limit"), "{error}");
         let experiments = app.get("/api/v1/experiment").await.json();
         assert!(experiments.as_array().unwrap().is_empty(), "{}: {experiments}", app.backend());
     }

@@ -309,6 +309,9 @@ mod tests {
         assert!(!outcome.passed && outcome.message.starts_with("body: invalid regex:"), "{}", outcome.message);
         let outcome = check("regex", "body", json!(5), &http_result());
         assert_eq!(outcome.message, "body: regex needs a string pattern, got 5");
+        // A pattern that would compile to more than 1 MiB is refused.
+        let outcome = check("regex", "body", json!("(a{1000}){1000}"), &http_result());
+        assert!(!outcome.passed && outcome.message.contains("exceeds size limit"), "{}", outcome.message);
     }
 
     #[test]
