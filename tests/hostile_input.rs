@@ -116,6 +116,15 @@ async fn nul_characters_are_refused_in_every_kind_of_field() {
                 assert!(error["message"].as_str().unwrap().contains("NUL"), "{method} {path}: {error}");
             }
         }
+        // A lone surrogate, percent-encoded as UTF-8 would (were it allowed): not UTF-8, so no path parameter.
+        for (method, path) in [
+            (Method::GET, "/trigger/%ED%A0%80/1"),
+            (Method::POST, "/experiment/x/%ED%A0%80/gatling/metrics"),
+            (Method::GET, "/api/v1/trial/%ED%A0%80"),
+        ] {
+            let response = app.raw(method, path, Some("text/plain"), "x").await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{path}: {}", response.text());
+        }
         for query in [
             "/api/v1/experiment?name=a%00b",
             "/api/v1/trial?experiment=%00",
