@@ -160,12 +160,14 @@ async fn fire_run(db: &Db, wakeups: &Wakeups, experiment: Uuid, base: &str, clie
     let lease = {
         let (db, over) = (db.clone(), over.clone());
         tokio::spawn(async move {
-            let (mut samples, mut not_held) = (0, 0);
+            let (mut samples, mut not_held, mut taken) = (0, 0, false);
             while !over.load(Ordering::Relaxed) {
-                let text = eris::telemetry::render(&db).await;
-                samples += 1;
-                if !text.lines().any(|line| line == "eris_worker_lease_held 1") {
-                    not_held += 1;
+                let held = eris::telemetry::render(&db).await.lines().any(|line| line == "eris_worker_lease_held 1");
+                // Counted from the worker's first taking of the lease on (it starts beside the first run).
+                taken |= held;
+                if taken {
+                    samples += 1;
+                    not_held += usize::from(!held);
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
