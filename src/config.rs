@@ -7,6 +7,8 @@
 //! | `DATABASE_URL` | `--database-url` | `sqlite://$ERIS_DATA_DIR/eris.db` |
 //! | `ERIS_DATA_DIR` | `--data-dir` | `./eris-data` |
 //! | `ERIS_LOG` | `--log` | `info` |
+//! | `ERIS_DB_POOL_SIZE` | `--db-pool-size` | `10` |
+//! | `ERIS_DB_POOL_TIMEOUT_SECS` | `--db-pool-timeout-secs` | `10` |
 //! | `ERIS_MAX_BODY_BYTES` | `--max-body-bytes` | `1048576` |
 //! | `ERIS_REQUEST_TIMEOUT_SECS` | `--request-timeout-secs` | `30` |
 //! | `ERIS_MISFIRE_DEADLINE_SECS` | `--misfire-deadline-secs` | `3600` |
@@ -28,7 +30,7 @@ use clap::Args;
 use secrecy::SecretString;
 
 use crate::db::DatabaseUrl;
-use crate::setting_parsers::{bytes, seconds, secret, socket_address};
+use crate::setting_parsers::{bytes, connections, seconds, secret, socket_address};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./eris-data";
@@ -58,6 +60,16 @@ pub struct ServeArgs {
     #[arg(long, env = "ERIS_BIND", value_name = "ADDR:PORT", default_value = DEFAULT_BIND,
         value_parser = socket_address())]
     pub bind: SocketAddr,
+
+    /// Connections of this process's database pool (1 to 1000), shared by the API, the scheduler and the worker.
+    #[arg(long = "db-pool-size", env = "ERIS_DB_POOL_SIZE", value_name = "CONNECTIONS", default_value = "10",
+        value_parser = connections::<1, 1_000>())]
+    pub db_pool_size: u32,
+
+    /// How long a request waits for a free database connection, in seconds (1 to 600); then it gets 503.
+    #[arg(long = "db-pool-timeout-secs", env = "ERIS_DB_POOL_TIMEOUT_SECS", value_name = "SECONDS",
+        default_value = "10", value_parser = seconds::<1, 600>())]
+    pub db_pool_timeout: Duration,
 
     /// Largest request body accepted, in bytes (1024 to 1073741824); larger ones get 413.
     #[arg(long, env = "ERIS_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES,
@@ -111,6 +123,7 @@ pub struct ServeArgs {
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub database_url: DatabaseUrl,
+    pub pool: crate::db::PoolOptions,
     pub bind: SocketAddr,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
@@ -166,6 +179,7 @@ impl ServeArgs {
         let bind = self.bind;
         Ok(ServeConfig {
             database_url: self.database.resolve()?,
+            pool: crate::db::PoolOptions { max_size: self.db_pool_size, connection_timeout: self.db_pool_timeout },
             bind,
             max_body_bytes: self.max_body_bytes,
             request_timeout: self.request_timeout,
@@ -237,6 +251,9 @@ mod tests {
         assert_eq!(config.bind.to_string(), DEFAULT_BIND);
         assert_eq!(config.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
         assert_eq!(config.worker_lease, Duration::from_secs(6));
+        assert_eq!((config.pool.max_size, config.pool.connection_timeout), (10, Duration::from_secs(10)));
+        let sized = serve_args(&["--db-pool-size", "32", "--db-pool-timeout-secs", "3"]).unwrap().resolve().unwrap();
+        assert_eq!((sized.pool.max_size, sized.pool.connection_timeout), (32, Duration::from_secs(3)));
         assert!(matches!(config.database_url, DatabaseUrl::Sqlite(path) if path.ends_with("eris.db")));
     }
 
@@ -245,6 +262,14 @@ mod tests {
         assert!(error(&["--bind", "localhost"]).contains("ERIS_BIND"));
         assert!(error(&["--max-body-bytes", "lots"]).contains("ERIS_MAX_BODY_BYTES"));
         assert!(error(&["--max-body-bytes", "10"]).contains("ERIS_MAX_BODY_BYTES"));
+        let pool = error(&["--db-pool-size", "0"]);
+        assert!(
+            pool.contains(
+                "ERIS_DB_POOL_SIZE (--db-pool-size): '0' is not a whole number of connections from 1 to 1000"
+            ),
+            "{pool}"
+        );
+        assert!(error(&["--db-pool-timeout-secs", "0"]).contains("ERIS_DB_POOL_TIMEOUT_SECS"));
         assert!(error(&["--database-url", "mysql://x"]).starts_with("DATABASE_URL"));
         assert!(error(&["--database-url", "sqlite:///no/such/dir/e.db"]).starts_with("DATABASE_URL"));
         assert!(log_filter("info,eris=loud").unwrap_err().to_string().starts_with("ERIS_LOG"));

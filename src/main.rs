@@ -225,7 +225,8 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
     let applied = tokio::task::spawn_blocking(move || db::migrate(&url)).await??;
     report_migrations(&config.database_url, applied);
     let database_url = config.database_url.clone();
-    let db = tokio::task::spawn_blocking(move || Db::connect(database_url, PoolOptions::default())).await??;
+    let pool = config.pool;
+    let db = tokio::task::spawn_blocking(move || Db::connect(database_url, pool)).await??;
     let listener = TcpListener::bind(config.bind)
         .await
         .map_err(|e| anyhow::anyhow!("ERIS_BIND (--bind): cannot listen on {}: {e}", config.bind))?;

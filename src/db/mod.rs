@@ -47,7 +47,7 @@ pub struct PoolState {
     pub max: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {
     pub max_size: u32,
     pub connection_timeout: Duration,
