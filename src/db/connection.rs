@@ -108,8 +108,16 @@ impl ManageConnection for Manager {
         establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)
     }
 
+    /// Run at every checkout, so that a connection the server dropped (a PostgreSQL restart) is replaced before a
+    /// request uses it. A prepared `SELECT ?`, kept in the connection's statement cache: diesel's own `ping` sends
+    /// `SELECT 1` as text, which SQLite parses anew at every checkout.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+        use diesel::IntoSql as _;
+        use diesel::sql_types::Integer;
+        diesel::select(1_i32.into_sql::<Integer>())
+            .get_result::<i32>(conn)
+            .map(drop)
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {

@@ -89,6 +89,15 @@ pub fn next_due(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>> {
 
 /// The deliveries of several trials (a page of them), in one query.
 pub fn of_trials(conn: &mut DbConnection, trial_ids: &[String]) -> Result<Vec<DeliveryRow>> {
+    // One trial (a trial read) by `=`: a statement diesel prepares once per connection. An `IN` list is built anew
+    // for each length, and parsed anew each time.
+    if let [trial_id] = trial_ids {
+        return Ok(deliveries::table
+            .filter(deliveries::trial_id.eq(trial_id))
+            .select(DeliveryRow::as_select())
+            .order((deliveries::created_at.asc(), deliveries::id.asc()))
+            .load(conn)?);
+    }
     Ok(deliveries::table
         .filter(deliveries::trial_id.eq_any(trial_ids))
         .select(DeliveryRow::as_select())
