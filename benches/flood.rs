@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use common::{ms, report};
 use eris::actions::ActionContext;
 use eris::api::{self, AppState, Limits};
+use eris::db::Db;
 use eris::db::page::PageRequest;
 use eris::db::trials::TrialFilter;
-use eris::db::{self, Db, PoolOptions};
 use eris::executor::Executor;
 use eris::experiments::{self, ExperimentInput};
 use eris::scheduler::{Scheduler, SchedulerConfig};
@@ -38,13 +38,7 @@ const FIRING_SECONDS: u64 = 15;
 const CLIENTS: usize = 10;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    for database in common::databases() {
-        println!("== {}", database.name);
-        db::migrate(&database.url).unwrap();
-        let db = Db::connect(database.url.clone(), PoolOptions::default()).unwrap();
-        runtime.block_on(measure(&db));
-    }
+    common::each_database(|runtime, db| runtime.block_on(measure(db)));
 }
 
 async fn measure(db: &Db) {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use eris::actions::ActionContext;
 use eris::db::page::PageRequest;
 use eris::db::trials::TrialFilter;
-use eris::db::{self, Db, PoolOptions, ScheduleRow};
+use eris::db::{self, Db, ScheduleRow};
 use eris::executor::Executor;
 use eris::experiments::{self, ExperimentInput};
 use eris::scheduler::{Scheduler, SchedulerConfig};
@@ -33,13 +33,7 @@ const IDLE_TRIALS: usize = 30;
 const BACKGROUND_SCHEDULES: usize = 100_000;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    for database in common::databases() {
-        println!("== {}", database.name);
-        db::migrate(&database.url).unwrap();
-        let db = Db::connect(database.url.clone(), PoolOptions::default()).unwrap();
-        runtime.block_on(measure(&db));
-    }
+    common::each_database(|runtime, db| runtime.block_on(measure(db)));
 }
 
 async fn measure(db: &Db) {

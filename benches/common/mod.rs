@@ -24,6 +24,19 @@ impl Drop for BenchDatabase {
     }
 }
 
+/// Runs `measure` once per database of [`databases`], each migrated and behind a default pool, after a line with
+/// the backend's name.
+#[allow(dead_code, reason = "not every bench measures with a pool of its own")]
+pub fn each_database(mut measure: impl FnMut(&tokio::runtime::Runtime, &eris::db::Db)) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    for database in databases() {
+        println!("== {}", database.name);
+        eris::db::migrate(&database.url).unwrap();
+        let db = eris::db::Db::connect(database.url.clone(), eris::db::PoolOptions::default()).unwrap();
+        measure(&runtime, &db);
+    }
+}
+
 pub fn databases() -> Vec<BenchDatabase> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db").to_str().unwrap().to_owned();
