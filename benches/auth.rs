@@ -87,6 +87,8 @@ fn app(db: &Db, auth: AuthSettings) -> Router {
         shutdown: Default::default(),
         webhooks: Default::default(),
         auth: std::sync::Arc::new(auth),
+        misarch_executor: Default::default(),
+        cors: Default::default(),
     };
     api::app(state, api::Limits::default())
 }

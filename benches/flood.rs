@@ -54,6 +54,8 @@ async fn measure(db: &Db) {
         shutdown: Default::default(),
         webhooks: Default::default(),
         auth: Default::default(),
+        misarch_executor: Default::default(),
+        cors: Default::default(),
     };
     tokio::spawn(async move { axum::serve(listener, api::app(state, Limits::default())).await });
     let shutdown = CancellationToken::new();

@@ -53,6 +53,8 @@ fn main() {
                 shutdown: Default::default(),
                 webhooks: Default::default(),
                 auth: Default::default(),
+                misarch_executor: Default::default(),
+                cors: Default::default(),
             },
             api::Limits::default(),
         );

@@ -75,6 +75,8 @@ async fn upload_to_end(db: &Db) -> Vec<f64> {
         shutdown: Default::default(),
         webhooks: Default::default(),
         auth: Default::default(),
+        misarch_executor: Default::default(),
+        cors: Default::default(),
     };
     let app = api::app(state, api::Limits::default());
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -17,6 +17,9 @@
 //! | `ERIS_WEBHOOK_URLS` | `--webhook-urls` | none |
 //! | `ERIS_WEBHOOK_SECRET` | `--webhook-secret` | none |
 //! | `ERIS_PUBLIC_URL` | `--public-url` | `http://$ERIS_BIND` |
+//! | `ERIS_CORS_ORIGINS` | `--cors-origins` | none |
+//! | `ERIS_MISARCH_TEMPLATES_DIR` | `--misarch-templates-dir` | built-in templates |
+//! | `ERIS_MISARCH_PLATFORM` | `--misarch-platform` | `docker` |
 //!
 //! The MiSArch settings (`ERIS_GATLING_EXECUTOR_URL`, …) are in [`crate::misarch::settings`], the
 //! authentication settings (`ERIS_AUTH`, `ERIS_JWT_*`, `ERIS_COMPONENT_ALLOW_CIDRS`) in [`crate::auth::settings`].
@@ -110,6 +113,20 @@ pub struct ServeArgs {
     #[arg(long, env = "ERIS_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
+    /// Browser origins allowed to call eris, comma-separated (e.g. http://localhost:5173 for the MiSArch frontend).
+    #[arg(long, env = "ERIS_CORS_ORIGINS", value_name = "ORIGINS", default_value = "")]
+    pub cors_origins: String,
+
+    /// The MiSArch Experiment Executor's templates directory (its src/main/resources/templates), for the
+    /// generator; without it eris uses its built-in templates.
+    #[arg(long, env = "ERIS_MISARCH_TEMPLATES_DIR", value_name = "DIR")]
+    pub misarch_templates_dir: Option<PathBuf>,
+
+    /// Where generated MiSArch experiments run: docker or kubernetes (the executor's IS_KUBERNETES).
+    #[arg(long, env = "ERIS_MISARCH_PLATFORM", value_name = "PLATFORM", default_value = "docker",
+        value_parser = crate::setting_parsers::one_of::<crate::misarch_executor::templates::Platform>())]
+    pub misarch_platform: crate::misarch_executor::templates::Platform,
+
     /// The MiSArch components, Grafana and InfluxDB.
     #[command(flatten)]
     pub misarch: crate::misarch::settings::MisarchArgs,
@@ -133,6 +150,8 @@ pub struct ServeConfig {
     pub webhooks: crate::webhooks::delivery::WebhookConfig,
     pub misarch: crate::misarch::settings::MisarchSettings,
     pub auth: crate::auth::settings::AuthSettings,
+    pub cors_origins: crate::api::cors::CorsOrigins,
+    pub misarch_executor: crate::misarch_executor::Settings,
 }
 
 impl DatabaseArgs {
@@ -189,7 +208,26 @@ impl ServeArgs {
             webhooks: self.webhooks(bind)?,
             misarch: self.misarch.resolve()?,
             auth: self.auth.resolve(bind, crate::http_client::build())?,
+            cors_origins: crate::api::cors::CorsOrigins::parse(&self.cors_origins)
+                .map_err(|e| anyhow::anyhow!("ERIS_CORS_ORIGINS (--cors-origins): {e}"))?,
+            misarch_executor: self.misarch_executor()?,
         })
+    }
+
+    fn misarch_executor(&self) -> anyhow::Result<crate::misarch_executor::Settings> {
+        use crate::misarch_executor::templates::Templates;
+        let templates = match &self.misarch_templates_dir {
+            Some(dir) => Templates::from_dir(dir).map_err(|e| anyhow::anyhow!("ERIS_MISARCH_TEMPLATES_DIR: {e}"))?,
+            None => Templates::built_in(),
+        };
+        let public_url = match self.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => Some(
+                url::Url::parse(url)
+                    .map_err(|e| anyhow::anyhow!("ERIS_PUBLIC_URL (--public-url): '{url}' is not a URL: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(crate::misarch_executor::Settings { templates, platform: self.misarch_platform, public_url })
     }
 
     fn webhooks(&self, bind: SocketAddr) -> anyhow::Result<crate::webhooks::delivery::WebhookConfig> {

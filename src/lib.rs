@@ -21,6 +21,7 @@
 //! | [`http_client`] | the one HTTP client configuration every outgoing request uses |
 //! | `json` | JSON stored in text columns |
 //! | [`misarch`] | the MiSArch formats and components: definitions, goals, the Gatling report, exports, callbacks |
+//! | [`misarch_executor`] | the MiSArch Experiment Executor's own API: experiments and versions as MiSArch users make them, each version an eris experiment |
 //! | [`process`] | this process's identity, as leases and claims record it |
 //! | [`redact`] | secrets never shown: masking in responses, records and logs |
 //! | [`scheduler`] | the loop that turns due schedules into queued trials |
@@ -50,6 +51,7 @@ pub mod experiments;
 pub mod http_client;
 mod json;
 pub mod misarch;
+pub mod misarch_executor;
 pub mod process;
 pub mod redact;
 pub mod scheduler;

@@ -273,7 +273,17 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
         ),
         mode => tracing::info!(mode, "authentication"),
     }
-    let app = api::app(AppState { db, wakeups, shutdown: shutdown.clone(), webhooks, auth }, limits);
+    tracing::info!(sources = ?config.misarch_executor.templates.sources, "MiSArch generator templates");
+    let state = AppState {
+        db,
+        wakeups,
+        shutdown: shutdown.clone(),
+        webhooks,
+        auth,
+        misarch_executor: std::sync::Arc::new(config.misarch_executor.clone()),
+        cors: std::sync::Arc::new(config.cors_origins.clone()),
+    };
+    let app = api::app(state, limits);
     tracing::info!(
         address = %listener.local_addr()?,
         database = %config.database_url.display(),

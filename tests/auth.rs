@@ -98,12 +98,17 @@ fn routes_declare_the_scope_of_what_they_do() {
     assert_eq!(access(Method::GET, "/api/v1/token"), Some(Access::Scoped(Scope::Admin)));
     assert_eq!(access(Method::GET, "/ready"), Some(Access::Public));
     assert_eq!(access(Method::POST, "/trigger/{testUUID}/{testVersion}"), Some(Access::Public));
-    // Every other GET of /api/v1 needs `read`, every other change `write`.
+    assert_eq!(access(Method::GET, "/experiment/list"), Some(Access::Scoped(Scope::Read)));
+    assert_eq!(access(Method::POST, "/experiment/{testUUID}/{testVersion}/start"), Some(Access::Scoped(Scope::Write)));
+    // Every other GET of /api/v1 and of the MiSArch executor's API needs `read`, every other change `write`; the
+    // components' callbacks and the probes need nothing.
     for (method, route, access) in scopes.iter() {
         let admin =
             route.starts_with("/api/v1/token") || route.starts_with("/api/v1/audit") || route.ends_with("/purge");
+        let callback = route.starts_with("/trigger/") || route.contains("/gatling/metrics");
+        let executor = (route.starts_with("/experiment/") || route.starts_with("/d/")) && !callback;
         let expected = match method {
-            _ if !route.starts_with("/api/v1/") => Access::Public,
+            _ if !route.starts_with("/api/v1/") && !executor => Access::Public,
             _ if admin => Access::Scoped(Scope::Admin),
             "GET" => Access::Scoped(Scope::Read),
             _ => Access::Scoped(Scope::Write),

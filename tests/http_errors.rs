@@ -175,6 +175,8 @@ async fn a_request_that_takes_too_long_gets_a_json_503() {
         shutdown: Default::default(),
         webhooks: Default::default(),
         auth: Default::default(),
+        misarch_executor: Default::default(),
+        cors: Default::default(),
     };
     let limits = eris::api::Limits { request_timeout: std::time::Duration::from_millis(200), ..Default::default() };
     let router = eris::api::app(state, limits);

@@ -65,6 +65,7 @@ fn both_backends_have_the_same_tables_columns_and_nullability() {
             "experiments",
             "gatling_reports",
             "misarch_runs",
+            "misarch_versions",
             "schedules",
             "trials",
             "webhook_deliveries",

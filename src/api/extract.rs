@@ -10,45 +10,59 @@ use serde::de::DeserializeOwned;
 
 use super::errors::ApiError;
 
-/// A JSON request body.
+/// A JSON request body that is an object.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = request.headers().get(header::CONTENT_TYPE);
-        if !is_json(content_type) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as JSON with the header 'Content-Type: application/json'",
-                None,
-            ));
-        }
-        if let Some(charset) = charset(content_type).filter(|charset| !charset.eq_ignore_ascii_case("utf-8")) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!("send the body as UTF-8 JSON: charset={charset} is not supported"),
-                None,
-            ));
-        }
-        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
-        // serde would also read a struct from a JSON array, by position; every eris body is an object.
-        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') | None => {}
-            Some(_) => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    "the body must be a JSON object",
-                    None,
-                ));
-            }
-        }
-        parse_json(&bytes).map(Self)
+        json_of_kind(request, state, b'{', "the body must be a JSON object").await.map(Self)
     }
+}
+
+/// A JSON request body that is a list (the MiSArch executor's `gatlingConfig`).
+pub struct JsonListBody<T>(pub Vec<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonListBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        json_of_kind(request, state, b'[', "the body must be a JSON list").await.map(Self)
+    }
+}
+
+/// A JSON body whose first character is `opening` (serde would read a struct from a JSON array, by position).
+async fn json_of_kind<S: Send + Sync, T: DeserializeOwned>(
+    request: Request,
+    state: &S,
+    opening: u8,
+    refusal: &'static str,
+) -> Result<T, ApiError> {
+    let content_type = request.headers().get(header::CONTENT_TYPE);
+    if !is_json(content_type) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with the header 'Content-Type: application/json'",
+            None,
+        ));
+    }
+    if let Some(charset) = charset(content_type).filter(|charset| !charset.eq_ignore_ascii_case("utf-8")) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("send the body as UTF-8 JSON: charset={charset} is not supported"),
+            None,
+        ));
+    }
+    let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(first) if *first == opening => {}
+        None => {}
+        Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", refusal, None)),
+    }
+    parse_json(&bytes)
 }
 
 /// A raw text body of any content type (the Gatling executor sends `Content-Type: plain/text`, sic), at most
@@ -64,7 +78,7 @@ impl<S: Send + Sync> FromRequest<S> for TextBody {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
-                    "the upload is larger than this server accepts (ERIS_CALLBACK_MAX_BODY_BYTES)",
+                    "the body is larger than this server accepts (ERIS_MAX_BODY_BYTES; ERIS_CALLBACK_MAX_BODY_BYTES for the components' uploads)",
                     None,
                 )
             } else {

@@ -4,10 +4,12 @@
 mod audit;
 pub mod auth;
 mod callbacks;
+pub mod cors;
 pub mod errors;
 mod experiments;
 mod extract;
 mod health;
+mod misarch_executor;
 mod pagination;
 mod request_guards;
 mod schedules;
@@ -45,6 +47,10 @@ pub struct AppState {
     pub webhooks: std::sync::Arc<crate::webhooks::delivery::WebhookConfig>,
     /// Which credentials `/api/v1` accepts, and where MiSArch callbacks may come from.
     pub auth: std::sync::Arc<crate::auth::settings::AuthSettings>,
+    /// The MiSArch Experiment Executor's API: the generator's templates, the links its event stream sends.
+    pub misarch_executor: std::sync::Arc<crate::misarch_executor::Settings>,
+    /// The browser origins allowed to call eris (`ERIS_CORS_ORIGINS`).
+    pub cors: std::sync::Arc<cors::CorsOrigins>,
 }
 
 #[derive(OpenApi)]
@@ -71,6 +77,10 @@ changes, `admin` for purging, tokens and the audit log. Every change is recorded
         (name = "misarch callbacks", description = "Called by the MiSArch components (Gatling executor, Chaos \
 Toolkit executor) during a MiSArch trial, at the paths and in the formats of the MiSArch Experiment Executor. They \
 answer only for the trial that is running."),
+        (name = "misarch executor", description = "The MiSArch Experiment Executor's own API, at its paths and in its \
+formats, so that the MiSArch frontend and scripts written for the executor work against eris with only their backend \
+URL changed. Every version is an eris experiment; a start queues a trial through the same sequential worker. \
+docs/misarch.md, \"Coming from the MiSArch Experiment Executor\"."),
     )
 )]
 struct ApiDoc;
@@ -84,6 +94,7 @@ fn openapi_router(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(health::router())
         .merge(callbacks::router(limits.callback_max_body_bytes))
+        .merge(misarch_executor::router())
 }
 
 /// The routes, the OpenAPI document that describes them (guard included), and the access each route declares.
@@ -140,6 +151,9 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .layer(axum::middleware::from_fn_with_state(guarded, auth::guard))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(limits.request_timeout, time_limit))
+        // Outside the guard: a preflight carries no credential, and a foreign page's request never reaches it.
+        .layer(state.cors.layer())
+        .layer(axum::middleware::from_fn_with_state(state.cors.clone(), cors::refuse_foreign_origin))
         .layer(axum::middleware::from_fn(request_guards::refuse_nul_in_uri))
         .layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .layer(axum::middleware::from_fn(request_guards::close_after_refused_body))

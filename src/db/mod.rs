@@ -8,6 +8,7 @@ mod connection;
 pub mod experiments;
 pub mod lease;
 pub mod misarch_runs;
+pub mod misarch_versions;
 mod models;
 pub mod page;
 pub mod schedules;

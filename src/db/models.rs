@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    api_tokens, audit_log, experiments, gatling_reports, misarch_runs, schedules, trials, webhook_deliveries,
+    api_tokens, audit_log, experiments, gatling_reports, misarch_runs, misarch_versions, schedules, trials,
+    webhook_deliveries,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -141,6 +142,25 @@ pub struct MisarchRunRow {
     pub metrics_received_at: Option<NaiveDateTime>,
     /// Why an upload could not be used.
     pub upload_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A version made through the MiSArch Experiment Executor's API (`migrations/*/…_misarch_versions`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = misarch_versions)]
+pub struct MisarchVersionRow {
+    pub test_uuid: String,
+    pub test_version: String,
+    pub version_number: i64,
+    pub experiment_id: String,
+    pub execution_config: String,
+    pub gatling_config: String,
+    pub chaos_toolkit_config: String,
+    pub misarch_config: String,
+    pub start_error: Option<String>,
+    pub start_error_at: Option<NaiveDateTime>,
+    pub told_through: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }

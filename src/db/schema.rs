@@ -158,7 +158,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    misarch_versions (test_uuid, test_version) {
+        test_uuid -> Text,
+        test_version -> Text,
+        version_number -> BigInt,
+        experiment_id -> Text,
+        execution_config -> Text,
+        gatling_config -> Text,
+        chaos_toolkit_config -> Text,
+        misarch_config -> Text,
+        start_error -> Nullable<Text>,
+        start_error_at -> Nullable<Timestamp>,
+        told_through -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(schedules -> experiments (experiment_id));
+diesel::joinable!(misarch_versions -> experiments (experiment_id));
 diesel::joinable!(misarch_runs -> trials (trial_id));
 diesel::joinable!(gatling_reports -> trials (trial_id));
 diesel::joinable!(trials -> experiments (experiment_id));
@@ -171,5 +190,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     misarch_runs,
     gatling_reports,
     api_tokens,
-    audit_log
+    audit_log,
+    misarch_versions
 );

@@ -303,6 +303,13 @@ pub(crate) fn load_active(conn: &mut db::DbConnection, id: Uuid) -> Result<Exper
 pub async fn create(db: &Db, input: ExperimentInput, actor: &str) -> Result<Experiment> {
     let definition = redact::restored(Definition::try_from(input)?, None)?;
     definition.validate()?;
+    let actor = actor.to_owned();
+    db.run(move |conn| Experiment::try_from(insert(conn, &definition, &actor)?)).await
+}
+
+/// Stores a new experiment of a definition that was checked ([`Definition::validate`]), within the caller's
+/// transaction.
+pub(crate) fn insert(conn: &mut db::DbConnection, definition: &Definition, actor: &str) -> Result<ExperimentRow> {
     let now = time::to_db(time::now());
     let mut row = ExperimentRow {
         id: Uuid::new_v4().to_string(),
@@ -322,11 +329,8 @@ pub async fn create(db: &Db, input: ExperimentInput, actor: &str) -> Result<Expe
         notify: String::new(),
     };
     definition.write_into(&mut row);
-    db.run(move |conn| {
-        db::experiments::insert(conn, &row)?;
-        Experiment::try_from(row)
-    })
-    .await
+    db::experiments::insert(conn, &row)?;
+    Ok(row)
 }
 
 pub async fn find(db: &Db, id: Uuid) -> Result<Experiment> {

@@ -5,9 +5,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 
-/// The generator's aborted-buy scenario, a Gatling work file (Kotlin DSL).
+/// The generator's aborted-buy scenario, a Gatling work file (Kotlin DSL): the generator's own template (which has
+/// no final newline), as `tests/fixtures/misarch-experiment.json` has it (with one).
 pub(crate) const ABORTED_BUY_WORK_FILE: &str =
-    include_str!("../../tests/fixtures/misarch/aborted-buy-process-scenario.kt");
+    concat!(include_str!("../misarch_executor/templates/abortedBuyProcessScenario.kt"), "\n");
 
 /// The head of the Gatling executor's `usersteps.csv`: a header, then the users arriving in each second.
 pub(crate) const USER_STEPS_CSV: &str = include_str!("../../tests/fixtures/misarch/usersteps.csv");

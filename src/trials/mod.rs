@@ -245,8 +245,17 @@ pub struct NewTrial {
 
 /// Queues a trial of an active experiment: status `Scheduled`, with a snapshot of the experiment's definition.
 pub fn queue(conn: &mut DbConnection, new: NewTrial) -> Result<TrialRow> {
+    queue_definition(conn, new, None)
+}
+
+/// Queues a trial like [`queue`], of `definition` instead of the experiment's present one when it is given (a
+/// MiSArch executor start with the configuration in its body). The trial's snapshot is what it runs.
+pub fn queue_definition(conn: &mut DbConnection, new: NewTrial, definition: Option<Definition>) -> Result<TrialRow> {
     let experiment = experiments::load_active(conn, new.experiment_id)?;
-    let definition = experiment.definition()?;
+    let definition = match definition {
+        Some(definition) => definition,
+        None => experiment.definition()?,
+    };
     // Kallisti's rule: the experiment's metadata lies underneath the trial's own.
     let mut metadata = definition.metadata.clone();
     metadata.extend(new.metadata);

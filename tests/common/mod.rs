@@ -105,6 +105,16 @@ impl TestApp {
 
     /// An app that checks credentials as `auth` says.
     pub fn with_auth(db: Db, database: TestDatabase, auth: eris::auth::settings::AuthSettings) -> Self {
+        Self::configured(db, database, auth, Default::default())
+    }
+
+    /// An app with these credentials, browser origins (`ERIS_CORS_ORIGINS`) and generator templates.
+    pub fn configured(
+        db: Db,
+        database: TestDatabase,
+        auth: eris::auth::settings::AuthSettings,
+        cors: eris::api::cors::CorsOrigins,
+    ) -> Self {
         let router = api::app(
             AppState {
                 db: db.clone(),
@@ -112,6 +122,8 @@ impl TestApp {
                 shutdown: Default::default(),
                 webhooks: Default::default(),
                 auth: std::sync::Arc::new(auth),
+                misarch_executor: Default::default(),
+                cors: std::sync::Arc::new(cors),
             },
             eris::api::Limits { max_body_bytes: TEST_BODY_LIMIT, ..Default::default() },
         );
