@@ -98,7 +98,8 @@ pub struct GenerateQuery {
     #[serde(default, deserialize_with = "blank_is_none")]
     #[param(value_type = Option<i64>)]
     maximum_arriving_users_per_second: Option<i64>,
-    /// Seconds, default 1800; at most 43201 for a `NormalLoadTest`.
+    /// Seconds, default 1800; 0 to 43201 (the realistic day's length; a longer day from
+    /// `ERIS_MISARCH_TEMPLATES_DIR` does not raise it).
     #[serde(default, deserialize_with = "blank_is_none")]
     #[param(value_type = Option<i64>)]
     test_duration: Option<i64>,

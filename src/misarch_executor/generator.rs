@@ -28,7 +28,13 @@ pub enum GenerateError {
     NegativeDuration(i64),
     #[error("testDuration of a NormalLoadTest is at most {max} s, the length of the realistic day; {given} s asked")]
     LongerThanTheDay { given: i64, max: usize },
+    #[error("testDuration is at most {MAX_DURATION} s (12 hours, one user step a second); {0} s asked")]
+    TooLong(i64),
 }
+
+/// The longest run the generator builds: the executor's realistic day. Longer user-steps files make request bodies
+/// (the frontend saves them back) of megabytes.
+pub const MAX_DURATION: i64 = 43_201;
 
 /// The four parts of a generated version.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +55,9 @@ pub fn generate(
     let d = request.test_duration;
     if d < 0 {
         return Err(GenerateError::NegativeDuration(d));
+    }
+    if d > MAX_DURATION {
+        return Err(GenerateError::TooLong(d));
     }
     let d = d as usize;
     let rate = request.rate;
@@ -303,10 +312,9 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_build() {
         let built_in = Templates::built_in();
-        let day = built_in.realistic_user_steps.len() as i64;
-        let too_long =
-            generate(&request(LoadType::NormalLoadTest, day + 1, 1.0), "u", "v1", &built_in, Platform::Docker);
-        assert!(matches!(too_long, Err(GenerateError::LongerThanTheDay { .. })));
+        let short_day = Templates { realistic_user_steps: vec![1; 10], ..Templates::built_in() };
+        let too_long = generate(&request(LoadType::NormalLoadTest, 11, 1.0), "u", "v1", &short_day, Platform::Docker);
+        assert_eq!(too_long, Err(GenerateError::LongerThanTheDay { given: 11, max: 10 }));
         let negative =
             generate(&request(LoadType::ScalabilityLoadTest, -1, 1.0), "u", "v1", &built_in, Platform::Docker);
         assert_eq!(negative, Err(GenerateError::NegativeDuration(-1)));

@@ -64,9 +64,9 @@ pub async fn generate(db: &Db, settings: &Settings, request: generator::Request,
     let made = generator::generate(&request, &test_uuid.to_string(), "v1", &settings.templates, settings.platform)
         .map_err(|error| {
             let field = match error {
-                generator::GenerateError::NegativeDuration(_) | generator::GenerateError::LongerThanTheDay { .. } => {
-                    "testDuration"
-                }
+                generator::GenerateError::NegativeDuration(_)
+                | generator::GenerateError::LongerThanTheDay { .. }
+                | generator::GenerateError::TooLong(_) => "testDuration",
             };
             Error::invalid("invalid_generate_request", field, error.to_string())
         })?;
