@@ -79,18 +79,23 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
 }
 
-/// Route segments that are verbs, not resources: `…/{experiment_id}/purge` is `experiment.purge`.
-const VERB_SEGMENTS: [&str; 2] = ["purge", "stop"];
+/// Route segments that are verbs, not resources: `…/{experiment_id}/purge` is `experiment.purge` (the last three
+/// are the MiSArch executor API's).
+const VERB_SEGMENTS: [&str; 5] = ["purge", "stop", "generate", "newVersion", "start"];
 
 /// What a change is called in the log, from its method and route: `<resource>.<verb>`. The resource is the route's
 /// last fixed segment (`/api/v1/experiment/{experiment_id}/schedule` → `schedule`) and the verb follows the method
-/// (POST create, PUT replace, PATCH update, DELETE delete), unless the route ends in a verb of its own.
+/// (POST create, PUT replace, PATCH update, DELETE delete), unless the route ends in a verb of its own. The MiSArch
+/// executor API's routes (at the server root) are prefixed `misarch_executor.`.
 pub fn action(method: &str, route: &str) -> String {
-    let fixed: Vec<&str> =
-        route.trim_start_matches("/api/v1/").split('/').filter(|s| !s.is_empty() && !s.starts_with('{')).collect();
+    let (prefix, path) = match route.strip_prefix("/api/v1/") {
+        Some(path) => ("", path),
+        None => ("misarch_executor.", route),
+    };
+    let fixed: Vec<&str> = path.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')).collect();
     match fixed.as_slice() {
-        [.., resource, verb] if VERB_SEGMENTS.contains(verb) => format!("{resource}.{verb}"),
-        [.., resource] => format!("{resource}.{}", verb_of(method)),
+        [.., resource, verb] if VERB_SEGMENTS.contains(verb) => format!("{prefix}{resource}.{verb}"),
+        [.., resource] => format!("{prefix}{resource}.{}", verb_of(method)),
         [] => format!("{route}.{}", verb_of(method)),
     }
 }
@@ -171,6 +176,11 @@ mod tests {
             ("PUT", "/api/v1/trial/{trial_id}/stop", "trial.stop"),
             ("POST", "/api/v1/token", "token.create"),
             ("DELETE", "/api/v1/token/{token_id}", "token.delete"),
+            ("POST", "/experiment/generate", "misarch_executor.experiment.generate"),
+            ("POST", "/experiment/{testUUID}/{testVersion}/start", "misarch_executor.experiment.start"),
+            ("POST", "/experiment/start", "misarch_executor.experiment.start"),
+            ("PUT", "/experiment/{testUUID}/{testVersion}/config", "misarch_executor.config.replace"),
+            ("DELETE", "/experiment/{testUUID}/{testVersion}", "misarch_executor.experiment.delete"),
         ];
         for (method, route, expected) in cases {
             assert_eq!(action(method, route), expected, "{method} {route}");
