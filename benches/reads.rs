@@ -1,33 +1,27 @@
 //! Read throughput and latency of a real `eris serve`, printed (not asserted): `cargo bench --bench reads`.
 //!
 //! On SQLite always, and on PostgreSQL when `ERIS_TEST_DATABASE_URL` is set. The bench seeds a database (a finished
-//! trial), starts the `eris` binary on it with its default settings, and drives it over loopback with [`CONNECTIONS`]
-//! keep-alive HTTP/1.1 connections for [`SECONDS`] per route, as wrk does. For `GET /health` (the server's own floor)
-//! and `GET /api/v1/trial/{id}` it prints requests per second, p50 and p99, the trial read's throughput as a share of
-//! `/health`'s, the server's CPU time per request and its RSS.
+//! trial), starts the `eris` binary on it with its default settings, and drives it over loopback with [`common::serve::CONNECTIONS`]
+//! keep-alive HTTP/1.1 connections for [`common::serve::SECONDS`] per route, as wrk does. For `GET /health` (the server's own floor),
+//! `GET /api/v1/trial/{id}` of a small trial and of a MiSArch trial with the metrics of the real 30-minute Gatling
+//! report (`tests/fixtures/gatling-realistic-30min`) it prints requests per second, p50 and p99, the trial reads'
+//! throughput as a share of `/health`'s, the server's CPU time per request and its RSS.
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use common::serve::{Server, drive, drive_with};
+
 use std::time::{Duration, Instant};
 
 use eris::actions::ActionContext;
 use eris::db::{self, DatabaseUrl, Db, PoolOptions};
 use eris::executor::Executor;
 use eris::experiments::{self, ExperimentInput};
+use eris::trial_status::TrialStatus;
 use eris::trials::{self, TrialInput};
 use eris::wakeups::Wakeups;
 use eris::worker::{Worker, WorkerConfig};
-use hdrhistogram::Histogram;
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
 use tokio_util::sync::CancellationToken;
-
-const CONNECTIONS: usize = 32;
-const SECONDS: u64 = 8;
-const WARM_UP: Duration = Duration::from_secs(1);
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -35,6 +29,7 @@ fn main() {
         println!("== {}", database.name);
         db::migrate(&database.url).unwrap();
         let trial = runtime.block_on(seed(&database.url));
+        let misarch_trial = runtime.block_on(seed_misarch(&database.url));
         let url = match &database.url {
             DatabaseUrl::Postgres(url) => url.clone(),
             DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
@@ -44,11 +39,16 @@ fn main() {
             server.wait_ready().await;
             let health = drive(&server, "/health").await;
             let read = drive(&server, &format!("/api/v1/trial/{trial}")).await;
+            let misarch = drive(&server, &format!("/api/v1/trial/{misarch_trial}")).await;
+            let misarch_alone = drive_with(&server, &format!("/api/v1/trial/{misarch_trial}"), 1).await;
             health.print("GET /health");
             read.print("GET /api/v1/trial/{id}");
+            misarch.print("GET /api/v1/trial/{id} of a MiSArch trial");
+            misarch_alone.print("GET /api/v1/trial/{id} of a MiSArch trial, alone");
             println!(
-                "trial read throughput / health throughput: {:.0} %",
-                100.0 * read.per_second() / health.per_second()
+                "trial read throughput / health throughput: {:.0} % (MiSArch trial: {:.0} %)",
+                100.0 * read.per_second() / health.per_second(),
+                100.0 * misarch.per_second() / health.per_second()
             );
             println!("server RSS: {} MB", server.rss_kb() / 1024);
         });
@@ -84,152 +84,32 @@ async fn seed(url: &DatabaseUrl) -> uuid::Uuid {
     trial
 }
 
-/// `eris serve` on the database, with its defaults; killed when dropped.
-struct Server {
-    child: Child,
-    address: std::net::SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(url: &str) -> Self {
-        let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_eris"))
-            .arg("serve")
-            .env("DATABASE_URL", url)
-            .env("ERIS_BIND", address.to_string())
-            .env("ERIS_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Self { child, address }
-    }
-
-    async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while get_once(self.address, "/ready").await != Some(200) {
-            assert!(Instant::now() < deadline, "eris serve did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// User plus system CPU time of the server so far, in clock ticks (`/proc/<pid>/stat` fields 14 and 15).
-    fn cpu_ticks(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let fields: Vec<&str> =
-            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-        // After the command's closing parenthesis, field 3 (state) is index 0, so utime (14) is 11, stime (15) 12.
-        fields.get(11).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0)
-            + fields.get(12).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0)
-    }
-
-    fn rss_kb(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-}
-
-/// What driving one route gave.
-struct Load {
-    histogram: Histogram<u64>,
-    elapsed: Duration,
-    errors: u64,
-    cpu_ms_per_request: f64,
-}
-
-impl Load {
-    fn per_second(&self) -> f64 {
-        self.histogram.len() as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn print(&self, what: &str) {
-        let ms = |quantile: f64| self.histogram.value_at_quantile(quantile) as f64 / 1000.0;
-        println!(
-            "{what}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} errors, server CPU {:.3} ms per request ({CONNECTIONS} connections, {SECONDS} s)",
-            self.per_second(),
-            ms(0.5),
-            ms(0.99),
-            self.histogram.max() as f64 / 1000.0,
-            self.errors,
-            self.cpu_ms_per_request
-        );
-    }
-}
-
-/// Drives `path` with [`CONNECTIONS`] connections, each sending the next request when the last was answered.
-async fn drive(server: &Server, path: &str) -> Load {
-    let measuring = Arc::new(AtomicBool::new(false));
-    let over = Arc::new(AtomicBool::new(false));
-    let connections: Vec<_> = (0..CONNECTIONS)
-        .map(|_| {
-            let (measuring, over, address, path) = (measuring.clone(), over.clone(), server.address, path.to_owned());
-            tokio::spawn(async move {
-                let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
-                let mut errors = 0;
-                let stream = tokio::net::TcpStream::connect(address).await.unwrap();
-                stream.set_nodelay(true).unwrap();
-                let (mut sender, connection) =
-                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
-                tokio::spawn(connection);
-                while !over.load(Ordering::Relaxed) {
-                    let request =
-                        hyper::Request::get(path.as_str()).header("host", "bench").body(Empty::<Bytes>::new()).unwrap();
-                    let started = Instant::now();
-                    let ok = match sender.send_request(request).await {
-                        Ok(response) => {
-                            let status = response.status();
-                            response.into_body().collect().await.is_ok() && status.is_success()
-                        }
-                        Err(_) => false,
-                    };
-                    if measuring.load(Ordering::Relaxed) {
-                        if ok {
-                            histogram.record(started.elapsed().as_micros().max(1) as u64).unwrap();
-                        } else {
-                            errors += 1;
-                        }
-                    }
-                }
-                (histogram, errors)
-            })
-        })
-        .collect();
-    tokio::time::sleep(WARM_UP).await;
-    let (ticks_before, started) = (server.cpu_ticks(), Instant::now());
-    measuring.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(SECONDS)).await;
-    measuring.store(false, Ordering::Relaxed);
-    let (elapsed, ticks) = (started.elapsed(), server.cpu_ticks() - ticks_before);
-    over.store(true, Ordering::Relaxed);
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
-    let mut errors = 0;
-    for connection in connections {
-        let (one, failed) = connection.await.unwrap();
-        histogram.add(one).unwrap();
-        errors += failed;
-    }
-    // Clock ticks are 1/100 s on Linux.
-    let cpu_ms_per_request = ticks as f64 * 10.0 / histogram.len().max(1) as f64;
-    Load { histogram, elapsed, errors, cpu_ms_per_request }
-}
-
-/// One GET on a new connection: its status, or None.
-async fn get_once(address: std::net::SocketAddr, path: &str) -> Option<u16> {
-    let stream = tokio::net::TcpStream::connect(address).await.ok()?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.ok()?;
-    tokio::spawn(connection);
-    let request = hyper::Request::get(path).header("host", "bench").body(Empty::<Bytes>::new()).ok()?;
-    Some(sender.send_request(request).await.ok()?.status().as_u16())
+/// An ended MiSArch trial of the fixture experiment with the metrics of the real 30-minute report, stored as the
+/// Gatling callback stores them.
+async fn seed_misarch(url: &DatabaseUrl) -> uuid::Uuid {
+    let db = Db::connect(url.clone(), PoolOptions::default()).unwrap();
+    let misarch: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/fixtures/misarch-experiment.json")).unwrap();
+    let input: ExperimentInput =
+        serde_json::from_value(serde_json::json!({"name": "misarch reads", "steps": [], "misarch": misarch})).unwrap();
+    let experiment = experiments::create(&db, input, "bench").await.unwrap();
+    let trial: TrialInput = serde_json::from_value(serde_json::json!({"experiment": experiment.id})).unwrap();
+    let trial = trials::create(&db, trial, "bench").await.unwrap().id;
+    let metrics = eris::misarch::gatling::parse(
+        include_str!("../tests/fixtures/gatling-realistic-30min/index.html"),
+        include_str!("../tests/fixtures/gatling-realistic-30min/stats.js"),
+    )
+    .unwrap();
+    let metrics = serde_json::to_string(&metrics).unwrap();
+    println!("MiSArch trial: {} KB of metrics", metrics.len() / 1024);
+    db.run(move |conn| {
+        let (key, now) = (trial.to_string(), eris::time::to_db(eris::time::now()));
+        eris::db::trials::transition(conn, &key, TrialStatus::Scheduled, TrialStatus::InProgress, "bench", now)?;
+        eris::db::misarch_runs::store_metrics(conn, &key, &metrics, None, now)?;
+        eris::db::trials::transition(conn, &key, TrialStatus::InProgress, TrialStatus::Succeeded, "bench", now)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    trial
 }

@@ -237,5 +237,73 @@ async fn lists_filter_by_experiment_status_and_time_and_page_with_links() {
         let rest = app.get(&next).await.expect_status(StatusCode::OK);
         assert!(rest.next_link().is_none());
         assert_eq!(rest.json()[0]["id"], ids[4].as_str());
+
+        // A page shows each trial's summary: the whole trial's values, without its record; view=full has them all,
+        // 100 a page at most, and its Link keeps the view.
+        let whole = app.get(&format!("/api/v1/trial/{}", ids[0])).await.json();
+        let summary = all[0].as_object().unwrap();
+        let mut keys: Vec<&str> = summary.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "completed_at",
+                "created_at",
+                "executed_at",
+                "experiment",
+                "experiment_revision",
+                "grafana_url",
+                "id",
+                "initiated_by",
+                "initiated_from",
+                "schedule_id",
+                "scheduled_for",
+                "status",
+                "violations"
+            ]
+        );
+        assert!(summary.iter().all(|(key, value)| &whole[key] == value), "{summary:?} is part of {whole}");
+        let full = app.get("/api/v1/trial?view=full&limit=2").await.expect_status(StatusCode::OK);
+        assert_eq!(full.json()[0], whole);
+        assert!(full.next_link().expect("a next page").contains("view=full"));
+        app.get("/api/v1/trial?view=full&limit=101").await.expect_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_query_parameter",
+            Some("limit"),
+        );
+        app.get("/api/v1/trial?view=all").await.expect_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_query_parameter",
+            Some("view"),
+        );
+    }
+}
+
+/// An ended trial's masked view is made by its first read and kept: later reads give the very same JSON (secrets
+/// masked), a trial still queued is never kept, and what a read shows equals the trial as the rules build it.
+#[tokio::test]
+async fn an_ended_trial_is_read_from_the_view_its_first_read_kept() {
+    for app in TestApp::all() {
+        let experiment =
+            app.create_experiment(json!({"name": "kept", "parameters": {"api_token": "hunter2"}, "steps": []})).await;
+        let trial = app.post("/api/v1/trial", &json!({"experiment": experiment["id"]})).await.json();
+        let id = trial["id"].as_str().unwrap().to_owned();
+        let stored_view = |id: String| {
+            let db = app.db.clone();
+            async move { db.run(move |conn| eris::db::trials::api_view(conn, &id)).await.unwrap().unwrap() }
+        };
+        let queued = app.get(&format!("/api/v1/trial/{id}")).await.expect_status(StatusCode::OK);
+        assert_eq!(queued.json()["status"], "Scheduled");
+        assert_eq!(stored_view(id.clone()).await, None, "{}: a trial that may change is never kept", app.backend());
+
+        force_status(&app, &id, TrialStatus::Scheduled, TrialStatus::Succeeded).await;
+        let first = app.get(&format!("/api/v1/trial/{id}")).await.expect_status(StatusCode::OK);
+        assert_eq!(first.headers["content-type"], "application/json");
+        let kept = stored_view(id.clone()).await.expect("the first read kept the view");
+        assert!(!kept.contains("hunter2") && kept.contains("*****"), "the kept view is masked: {kept}");
+        let second = app.get(&format!("/api/v1/trial/{id}")).await.expect_status(StatusCode::OK);
+        assert_eq!(second.body, first.body, "{}: the same text", app.backend());
+        let built = eris::trials::find(&app.db, id.parse().unwrap()).await.unwrap();
+        assert_eq!(second.json(), serde_json::to_value(built).unwrap(), "the view is the trial as the rules build it");
     }
 }

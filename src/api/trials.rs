@@ -24,7 +24,7 @@ use crate::db::trials::TrialFilter;
 use crate::time;
 use crate::trial_status::TrialStatus;
 use crate::trials::events::Tracker;
-use crate::trials::{self, Trial, TrialInput};
+use crate::trials::{self, Trial, TrialInput, TrialSummary};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -56,7 +56,20 @@ pub struct TrialListQuery {
     limit: Option<i64>,
     /// Where the page starts: copy it from the previous page's `Link` header.
     cursor: Option<String>,
+    /// `summary` (default): what a list needs of each trial; `full`: whole trials, at most 100 a page.
+    view: Option<ListView>,
 }
+
+/// How much of each trial a page of `GET /trial` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ListView {
+    Summary,
+    Full,
+}
+
+/// The largest page of whole trials: each may carry a MiSArch run's metrics and report.
+const MAX_FULL_LIMIT: i64 = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -65,18 +78,30 @@ pub struct TrialPath {
     trial_id: Uuid,
 }
 
-/// List trials in the order they were queued, oldest first.
+/// List trials in the order they were queued, oldest first: what a list needs of each (`TrialSummary`), or whole
+/// trials with `view=full` (at most 100 a page).
 #[utoipa::path(get, path = "/api/v1/trial", security(("bearer" = ["read"])), tag = "trials", params(TrialListQuery),
     responses(
-        (status = 200, description = "A page of trials; the `Link` header points at the next one.",
-            body = Vec<Trial>, headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
+        (status = 200, description = "A page of trials (`Trial` objects with `view=full`); the `Link` header points \
+at the next one.",
+            body = Vec<TrialSummary>, headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
         CommonErrors,
     ))]
 async fn list_trials(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     ApiQuery(query): ApiQuery<TrialListQuery>,
-) -> ApiResult<PageResponse<Trial>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let full = query.view == Some(ListView::Full);
+    if full && query.limit.is_some_and(|limit| limit > MAX_FULL_LIMIT) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query_parameter",
+            format!("limit is at most {MAX_FULL_LIMIT} with view=full; page on with the Link header"),
+            Some("limit".into()),
+        ));
+    }
     let page = page_request(query.limit, query.cursor.as_deref())?;
     let filter = TrialFilter {
         experiment_id: query.experiment.map(|id| id.to_string()),
@@ -85,8 +110,11 @@ async fn list_trials(
         created_from: query.from.map(time::to_db),
         created_to: query.to.map(time::to_db),
     };
-    let page = trials::list(&state.db, filter, page).await?;
-    Ok(PageResponse { uri, page })
+    Ok(if full {
+        PageResponse { uri, page: trials::list(&state.db, filter, page).await? }.into_response()
+    } else {
+        PageResponse { uri, page: trials::list_summaries(&state.db, filter, page).await? }.into_response()
+    })
 }
 
 /// Run an experiment now: queues a trial with status `Scheduled`. Never touches any schedule.
@@ -105,8 +133,13 @@ async fn create_trial(
 /// Read a trial: its status, record, results and the experiment definition it ran.
 #[utoipa::path(get, path = "/api/v1/trial/{trial_id}", security(("bearer" = ["read"])), tag = "trials", params(TrialPath),
     responses((status = 200, description = "The trial.", body = Trial), CommonErrors, NotFoundError))]
-async fn find_trial(State(state): State<AppState>, ApiPath(path): ApiPath<TrialPath>) -> ApiResult<Json<Trial>> {
-    Ok(Json(trials::find(&state.db, path.trial_id).await?))
+async fn find_trial(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<TrialPath>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let json = trials::find_json(&state.db, path.trial_id).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 /// Stop a trial. A `Scheduled` trial becomes `Stopped` without running; an `In Progress` one becomes

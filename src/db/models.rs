@@ -85,6 +85,26 @@ pub struct TrialRow {
     pub claimed_by: Option<String>,
 }
 
+/// What a page of `GET /trial` shows of a trial: no JSON column but the violations (the full record is one request
+/// away).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = trials)]
+pub struct TrialSummaryRow {
+    pub id: String,
+    pub experiment_id: String,
+    pub schedule_id: Option<String>,
+    pub experiment_revision: i64,
+    pub status: String,
+    pub scheduled_for: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub executed_at: Option<NaiveDateTime>,
+    pub completed_at: Option<NaiveDateTime>,
+    pub initiated_by: String,
+    pub initiated_from: String,
+    pub violations: Option<String>,
+    pub grafana_url: Option<String>,
+}
+
 /// A schedule's view of one of its trials (`schedule.trials[]`).
 #[derive(Debug, Clone, Queryable)]
 pub struct TrialBrief {

@@ -72,6 +72,7 @@ diesel::table! {
         grafana_url -> Nullable<Text>,
         report -> Nullable<Text>,
         claimed_by -> Nullable<Text>,
+        api_view -> Nullable<Text>,
     }
 }
 

@@ -3,9 +3,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::connection::MultiBackend;
 use super::page::{Cursor, Page, PageRequest, keyset};
 use super::schema::trials;
-use super::{DbConnection, TrialBrief, TrialRow};
+use super::{DbConnection, TrialBrief, TrialRow, TrialSummaryRow};
 use crate::error::Result;
 use crate::trial_status::TrialStatus;
 
@@ -28,9 +29,49 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<TrialRow>> {
     Ok(trials::table.find(id).select(TrialRow::as_select()).first(conn).optional()?)
 }
 
+/// A trial's stored API view: None when there is no such trial, Some(None) while it has none (see
+/// `migrations/*/…_trial_api_view`).
+pub fn api_view(conn: &mut DbConnection, id: &str) -> Result<Option<Option<String>>> {
+    Ok(trials::table.find(id).select(trials::api_view).first(conn).optional()?)
+}
+
+/// Keeps the API view of an ended trial; a trial that has one, or has not ended, is left as it is.
+pub fn store_api_view(conn: &mut DbConnection, id: &str, view: &str) -> Result<()> {
+    let ended: Vec<&str> = TrialStatus::ALL.iter().filter(|s| s.is_final()).map(|s| s.as_str()).collect();
+    diesel::update(trials::table.find(id))
+        .filter(trials::api_view.is_null())
+        .filter(trials::status.eq_any(ended))
+        .set(trials::api_view.eq(view))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Trials in the order they were queued, oldest first.
 pub fn list(conn: &mut DbConnection, filter: &TrialFilter, page: &PageRequest) -> Result<Page<TrialRow>> {
-    let mut query = trials::table.select(TrialRow::as_select()).into_boxed();
+    let query = filtered(trials::table.select(TrialRow::as_select()).into_boxed(), filter);
+    let rows = keyset!(query, trials, page).load(conn)?;
+    Ok(Page::from_rows(rows, page.limit, |row: &TrialRow| Cursor { created_at: row.created_at, id: row.id.clone() }))
+}
+
+/// [`list`], with what a list shows of each trial.
+pub fn list_summaries(
+    conn: &mut DbConnection,
+    filter: &TrialFilter,
+    page: &PageRequest,
+) -> Result<Page<TrialSummaryRow>> {
+    let query = filtered(trials::table.select(TrialSummaryRow::as_select()).into_boxed(), filter);
+    let rows = keyset!(query, trials, page).load(conn)?;
+    Ok(Page::from_rows(rows, page.limit, |row: &TrialSummaryRow| Cursor {
+        created_at: row.created_at,
+        id: row.id.clone(),
+    }))
+}
+
+/// The filters of `GET /trial` on a query of trials, whatever it selects.
+fn filtered<'a, Selection: 'a>(
+    mut query: trials::BoxedQuery<'a, MultiBackend, Selection>,
+    filter: &TrialFilter,
+) -> trials::BoxedQuery<'a, MultiBackend, Selection> {
     if let Some(experiment_id) = &filter.experiment_id {
         query = query.filter(trials::experiment_id.eq(experiment_id.clone()));
     }
@@ -46,8 +87,7 @@ pub fn list(conn: &mut DbConnection, filter: &TrialFilter, page: &PageRequest) -
     if let Some(to) = filter.created_to {
         query = query.filter(trials::created_at.lt(to));
     }
-    let rows = keyset!(query, trials, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &TrialRow| Cursor { created_at: row.created_at, id: row.id.clone() }))
+    query
 }
 
 /// The most recent `limit` trials of a schedule, oldest of them first (`schedule.trials`).

@@ -336,6 +336,40 @@ pub async fn find(db: &Db, id: Uuid) -> Result<Trial> {
     .await
 }
 
+/// The end of a view without notifications, as serde writes a [`Trial`] whose `notifications` is empty.
+const NO_NOTIFICATIONS: &str = ",\"notifications\":[]}";
+
+/// `GET /trial/{id}`: the trial as JSON text, the same text `Trial`'s serialisation gives. An ended trial never
+/// changes, so its masked view is made once, by the first read after its end, and kept in the row
+/// (`api_view`); later reads send that text with the trial's notifications, which change as webhooks are
+/// delivered, read anew each time. Nothing is cached in the process: every replica reads the same answer.
+pub async fn find_json(db: &Db, id: Uuid) -> Result<String> {
+    db.run(move |conn| {
+        let key = id.to_string();
+        let stored = db::trials::api_view(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
+        let notifications: Vec<Notification> =
+            db::webhooks::of_trials(conn, std::slice::from_ref(&key))?.into_iter().map(Notification::from).collect();
+        let view = match stored {
+            Some(view) => view,
+            None => {
+                let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
+                let ended = TrialStatus::parse(&row.status)?.is_final();
+                let text = serde_json::to_string(&Trial::try_from(row)?)?;
+                let view = text
+                    .strip_suffix(NO_NOTIFICATIONS)
+                    .ok_or_else(|| Error::internal("a trial's JSON does not end with its notifications"))?
+                    .to_owned();
+                if ended {
+                    db::trials::store_api_view(conn, &key, &view)?;
+                }
+                view
+            }
+        };
+        Ok(format!("{view},\"notifications\":{}}}", serde_json::to_string(&notifications)?))
+    })
+    .await
+}
+
 /// A trial's report (MiSArch trials, once their goals were evaluated), with the trial's status and reason.
 pub async fn report(db: &Db, id: Uuid) -> Result<(crate::misarch::report::Report, TrialStatus, Option<String>)> {
     let row = db.run(move |conn| db::trials::find(conn, &id.to_string())).await?.ok_or_else(|| trial_not_found(id))?;
@@ -376,6 +410,57 @@ pub async fn gatling_report(db: &Db, id: Uuid) -> Result<db::GatlingReportRow> {
     Ok(report)
 }
 
+/// What `GET /trial` shows of each trial: when it ran, how it ended, which experiment and schedule, who asked, and
+/// the goals it missed. The record, the definition it ran, its results and the reason of its status (which may
+/// quote a parameter's value) are in `GET /trial/{id}`, or in a page of `?view=full` (100 a page at most).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TrialSummary {
+    pub id: Uuid,
+    /// The experiment's id.
+    pub experiment: Uuid,
+    pub schedule_id: Option<Uuid>,
+    pub experiment_revision: i64,
+    pub status: TrialStatus,
+    pub scheduled_for: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub executed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub initiated_by: String,
+    pub initiated_from: String,
+    /// The goals that were not met, `[{metric, threshold, actual}]`; null until evaluated.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub violations: Option<Value>,
+    pub grafana_url: Option<String>,
+}
+
+impl TryFrom<db::TrialSummaryRow> for TrialSummary {
+    type Error = Error;
+
+    fn try_from(row: db::TrialSummaryRow) -> Result<Self> {
+        Ok(Self {
+            id: parse_id(&row.id)?,
+            experiment: parse_id(&row.experiment_id)?,
+            schedule_id: row.schedule_id.as_deref().map(parse_id).transpose()?,
+            experiment_revision: row.experiment_revision,
+            status: TrialStatus::parse(&row.status)?,
+            scheduled_for: time::from_db(row.scheduled_for),
+            created_at: time::from_db(row.created_at),
+            executed_at: row.executed_at.map(time::from_db),
+            completed_at: row.completed_at.map(time::from_db),
+            initiated_by: row.initiated_by,
+            initiated_from: row.initiated_from,
+            violations: from_optional_text(row.violations.as_deref())?,
+            grafana_url: row.grafana_url,
+        })
+    }
+}
+
+/// A page of `GET /trial`, as summaries.
+pub async fn list_summaries(db: &Db, filter: TrialFilter, page: PageRequest) -> Result<Page<TrialSummary>> {
+    db.run(move |conn| db::trials::list_summaries(conn, &filter, &page)?.map(TrialSummary::try_from)).await
+}
+
+/// A page of whole trials (`GET /trial?view=full`, and the benchmarks).
 pub async fn list(db: &Db, filter: TrialFilter, page: PageRequest) -> Result<Page<Trial>> {
     db.run(move |conn| {
         let page = db::trials::list(conn, &filter, &page)?.map(Trial::try_from)?;

@@ -1,0 +1,7 @@
+DROP INDEX audit_log_action;
+DROP INDEX audit_log_actor;
+DROP INDEX trials_schedule_latest;
+DROP INDEX trials_schedule_page;
+DROP INDEX trials_status_page;
+DROP INDEX trials_experiment_status;
+ALTER TABLE trials DROP COLUMN api_view;
