@@ -12,7 +12,8 @@ mod common;
 use std::time::Instant;
 
 use common::serve::{Server, drive, drive_with};
-use eris::db::{self, AuditRow, DatabaseUrl, Db, ExperimentRow, PoolOptions, TrialRow, write_transaction};
+use eris::db::{self, AuditRow, DatabaseUrl, Db, PoolOptions, TrialRow, write_transaction};
+use eris::experiments::{self, ExperimentInput};
 
 const TRIALS: usize = 1_000_000;
 const EXPERIMENTS: usize = 100_000;
@@ -84,34 +85,22 @@ async fn seed(url: &DatabaseUrl) -> uuid::Uuid {
     let db = Db::connect(url.clone(), PoolOptions::default()).unwrap();
     let start = eris::time::to_db(eris::time::now()) - chrono::TimeDelta::days(30);
     let at = move |i: usize| start + chrono::TimeDelta::milliseconds(i as i64);
-    let experiment = |i: usize| ExperimentRow {
-        id: uuid::Uuid::new_v4().to_string(),
-        name: format!("experiment {i}"),
-        description: "seeded for the lists benchmark".to_owned(),
-        metadata: r#"{"team":"sre"}"#.to_owned(),
-        parameters: r#"{"health_url":"http://127.0.0.1:9000/health","api_token":"secret"}"#.to_owned(),
-        pre_steps: r#"[{"step":"healthy","do":"cm.http_probe","where":{"url":"{{ health_url }}"}}]"#.to_owned(),
-        steps: r#"[{"step":"wait","do":"cm.wait","where":{"time_in_seconds":1}}]"#.to_owned(),
-        post_steps: "[]".to_owned(),
-        misarch: None,
-        created_by: "bench".to_owned(),
-        created_at: at(i),
-        updated_at: at(i),
-        revision: 1,
-        archived_at: None,
-        notify: "[]".to_owned(),
-    };
-    let experiments: Vec<ExperimentRow> = (0..EXPERIMENTS).map(experiment).collect();
-    let owners: Vec<ExperimentRow> = experiments[..TRIAL_EXPERIMENTS].to_vec();
-    let first = owners[0].id.parse().unwrap();
-    db.run(move |conn| {
-        for chunk in experiments.chunks(10_000) {
-            write_transaction(conn, |conn| chunk.iter().try_for_each(|row| db::experiments::insert(conn, row)))?;
-        }
-        Ok(())
-    })
-    .await
+    // Through the rules, as the API makes them (with the view each keeps).
+    let input: ExperimentInput = serde_json::from_value(serde_json::json!({
+        "name": "experiment", "description": "seeded for the lists benchmark", "metadata": {"team": "sre"},
+        "parameters": {"health_url": "http://127.0.0.1:9000/health", "api_token": "secret"},
+        "pre_steps": [{"step": "healthy", "do": "cm.http_probe", "where": {"url": "{{ health_url }}"}}],
+        "steps": [{"step": "wait", "do": "cm.wait", "where": {"time_in_seconds": 1}}]
+    }))
     .unwrap();
+    let mut owners = Vec::new();
+    for i in 0..EXPERIMENTS {
+        let experiment = experiments::create(&db, input.clone(), "bench").await.unwrap();
+        if i < TRIAL_EXPERIMENTS {
+            owners.push(experiment.id.to_string());
+        }
+    }
+    let first = owners[0].parse().unwrap();
     let snapshot = serde_json::json!({
         "name": "experiment", "description": "", "metadata": {"team": "sre"}, "parameters": {"api_token": "secret"},
         "pre_steps": [], "steps": [{"step": "wait", "do": "cm.wait", "where": {"time_in_seconds": 1}}], "post_steps": [],
@@ -129,7 +118,7 @@ async fn seed(url: &DatabaseUrl) -> uuid::Uuid {
                     let status = if (i / TRIAL_EXPERIMENTS) % 10 == 3 { "Failed" } else { "Succeeded" };
                     TrialRow {
                         id: uuid::Uuid::new_v4().to_string(),
-                        experiment_id: owners[i % TRIAL_EXPERIMENTS].id.clone(),
+                        experiment_id: owners[i % TRIAL_EXPERIMENTS].clone(),
                         schedule_id: None,
                         experiment_revision: 1,
                         experiment_snapshot: snapshot.clone(),

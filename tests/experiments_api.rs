@@ -547,3 +547,31 @@ async fn a_trial_sends_the_real_secrets_and_shows_none() {
         assert_eq!(query, format!("key={API_TOKEN}"));
     }
 }
+
+/// An experiment is read from the masked view kept when it was written: a change writes a new one, archiving drops
+/// it, and a row without one (written before views were kept) is answered the same, built on the read.
+#[tokio::test]
+async fn reads_answer_the_view_kept_at_each_write() {
+    for app in TestApp::all() {
+        let created =
+            app.create_experiment(json!({"name": "kept", "parameters": {"api_token": "hunter2"}, "steps": []})).await;
+        let path = format!("/api/v1/experiment/{}", created["id"].as_str().unwrap());
+        let read = app.get(&path).await.expect_status(StatusCode::OK).json();
+        assert_eq!(read, created, "{}", app.backend());
+        assert_eq!(read["parameters"]["api_token"], "*****");
+        let patched = app.patch(&path, &json!({"description": "changed"})).await.expect_status(StatusCode::OK).json();
+        assert_eq!(app.get(&path).await.json(), patched);
+        assert_eq!(app.get("/api/v1/experiment").await.json()[0], patched, "lists answer the same view");
+
+        use diesel::RunQueryDsl;
+        app.db
+            .run(|conn| Ok(diesel::sql_query("UPDATE experiments SET api_view = NULL").execute(conn)?))
+            .await
+            .unwrap();
+        assert_eq!(app.get(&path).await.json(), patched, "a row without a view reads the same");
+
+        app.delete(&path).await.expect_status(StatusCode::NO_CONTENT);
+        let archived = app.get(&path).await.expect_status(StatusCode::OK).json();
+        assert!(archived["archived_at"].is_string(), "{archived}");
+    }
+}

@@ -59,10 +59,10 @@ async fn list_experiments(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     ApiQuery(query): ApiQuery<ExperimentListQuery>,
-) -> ApiResult<PageResponse<Experiment>> {
+) -> ApiResult<PageResponse<Box<serde_json::value::RawValue>>> {
     let page = page_request(query.limit, query.cursor.as_deref())?;
     let filter = ExperimentFilter { created_from: query.from.map(time::to_db), created_to: query.to.map(time::to_db) };
-    let page = experiments::list(&state.db, filter, page).await?;
+    let page = experiments::list_json(&state.db, filter, page).await?;
     Ok(PageResponse { uri, page })
 }
 
@@ -84,8 +84,8 @@ async fn create_experiment(
 async fn find_experiment(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<ExperimentPath>,
-) -> ApiResult<Json<Experiment>> {
-    Ok(Json(experiments::find(&state.db, path.experiment_id).await?))
+) -> ApiResult<Json<Box<serde_json::value::RawValue>>> {
+    Ok(Json(experiments::find_json(&state.db, path.experiment_id).await?))
 }
 
 /// Replace an experiment's definition; fields left out take their defaults. Bumps the revision.

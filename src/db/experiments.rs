@@ -67,7 +67,12 @@ pub struct Archived {
 /// trials stay. Call inside a transaction.
 pub fn archive(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<Archived> {
     diesel::update(experiments::table.find(id))
-        .set((experiments::archived_at.eq(now), experiments::updated_at.eq(now)))
+        // The view showed it active: built anew when read.
+        .set((
+            experiments::archived_at.eq(now),
+            experiments::updated_at.eq(now),
+            experiments::api_view.eq(None::<String>),
+        ))
         .execute(conn)?;
     let schedules_deleted = diesel::delete(schedules::table.filter(schedules::experiment_id.eq(id))).execute(conn)?;
     let trials_stopped = diesel::update(

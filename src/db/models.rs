@@ -27,6 +27,8 @@ pub struct ExperimentRow {
     pub revision: i64,
     pub archived_at: Option<NaiveDateTime>,
     pub notify: String,
+    /// The API's JSON of the experiment, secrets masked, made when it was written (see `migrations/*/…_reads`).
+    pub api_view: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

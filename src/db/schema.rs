@@ -17,6 +17,7 @@ diesel::table! {
         revision -> BigInt,
         archived_at -> Nullable<Timestamp>,
         notify -> Text,
+        api_view -> Nullable<Text>,
     }
 }
 

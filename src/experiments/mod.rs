@@ -327,10 +327,40 @@ pub(crate) fn insert(conn: &mut db::DbConnection, definition: &Definition, actor
         revision: 1,
         archived_at: None,
         notify: String::new(),
+        api_view: None,
     };
     definition.write_into(&mut row);
+    row.api_view = Some(view_of(&row)?);
     db::experiments::insert(conn, &row)?;
     Ok(row)
+}
+
+/// The API's JSON of a stored experiment, secrets masked: what `GET /experiment/{id}` sends.
+fn view_of(row: &ExperimentRow) -> Result<String> {
+    Ok(serde_json::to_string(&Experiment::try_from(row.clone())?)?)
+}
+
+/// The JSON an experiment's row answers with: its kept view, or, for a row without one, the view built now.
+fn json_of(row: ExperimentRow) -> Result<Box<serde_json::value::RawValue>> {
+    let text = match row.api_view {
+        Some(ref view) => view.clone(),
+        None => view_of(&row)?,
+    };
+    Ok(serde_json::value::RawValue::from_string(text)?)
+}
+
+/// `GET /experiment/{id}` as JSON text, from the view kept when the experiment was written.
+pub async fn find_json(db: &Db, id: Uuid) -> Result<Box<serde_json::value::RawValue>> {
+    db.run(move |conn| json_of(load(conn, id)?)).await
+}
+
+/// A page of `GET /experiment` as JSON texts, from the kept views.
+pub async fn list_json(
+    db: &Db,
+    filter: ExperimentFilter,
+    page: PageRequest,
+) -> Result<Page<Box<serde_json::value::RawValue>>> {
+    db.run(move |conn| db::experiments::list(conn, &filter, &page)?.map(json_of)).await
 }
 
 pub async fn find(db: &Db, id: Uuid) -> Result<Experiment> {
@@ -372,6 +402,7 @@ async fn update_once(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
     let read_revision = row.revision;
     row.revision += 1;
     row.updated_at = time::to_db(time::now());
+    row.api_view = Some(view_of(&row)?);
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             if !db::experiments::update(conn, &row, read_revision)? {

@@ -5,6 +5,10 @@
 -- masking and serialising the record again. Null until then.
 ALTER TABLE trials ADD COLUMN api_view TEXT;
 
+-- The API's view of an experiment (secrets masked), made whenever it is written; null for an archived one and for
+-- one written before this migration (those are built on every read until their next change).
+ALTER TABLE experiments ADD COLUMN api_view TEXT;
+
 -- The filtered pages of GET /trial (experiment and status, status alone, schedule) in keyset order, and a
 -- schedule's latest trials (`schedule.trials`), without reading the trials of other experiments or statuses.
 CREATE INDEX trials_experiment_status ON trials (experiment_id, status, created_at, id);
