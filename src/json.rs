@@ -18,6 +18,21 @@ pub fn from_optional_text<T: DeserializeOwned>(text: Option<&str>) -> Result<Opt
     text.map(from_text).transpose()
 }
 
+/// The format of the API views kept in rows (`trials.api_view`, `experiments.api_view`), written before each view.
+/// Raise it whenever what the API shows of a trial or an experiment changes (a field added, masking widened):
+/// a view of another format is then built anew when it is read, and kept in the new format.
+const VIEW_FORMAT: &str = "v1:";
+
+/// The text to keep for the API view `json`.
+pub(crate) fn seal_view(json: &str) -> String {
+    format!("{VIEW_FORMAT}{json}")
+}
+
+/// The API view in a kept text, if it is of the present format.
+pub(crate) fn open_view(kept: &str) -> Option<&str> {
+    kept.strip_prefix(VIEW_FORMAT)
+}
+
 /// For PATCH bodies: tells an absent field (`None`) from an explicit `null` (`Some(None)`).
 pub fn double_option<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
 where

@@ -569,6 +569,20 @@ async fn reads_answer_the_view_kept_at_each_write() {
             .await
             .unwrap();
         assert_eq!(app.get(&path).await.json(), patched, "a row without a view reads the same");
+        let kept = app
+            .db
+            .run(|conn| {
+                use diesel::RunQueryDsl;
+                #[derive(diesel::QueryableByName)]
+                struct Kept {
+                    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+                    api_view: Option<String>,
+                }
+                Ok(diesel::sql_query("SELECT api_view FROM experiments").load::<Kept>(conn)?)
+            })
+            .await
+            .unwrap();
+        assert!(kept[0].api_view.as_deref().is_some_and(|view| view.starts_with("v1:")), "kept again by the read");
 
         app.delete(&path).await.expect_status(StatusCode::NO_CONTENT);
         let archived = app.get(&path).await.expect_status(StatusCode::OK).json();

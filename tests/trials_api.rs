@@ -305,5 +305,19 @@ async fn an_ended_trial_is_read_from_the_view_its_first_read_kept() {
         assert_eq!(second.body, first.body, "{}: the same text", app.backend());
         let built = eris::trials::find(&app.db, id.parse().unwrap()).await.unwrap();
         assert_eq!(second.json(), serde_json::to_value(built).unwrap(), "the view is the trial as the rules build it");
+
+        // A view of an earlier format (an older eris's) is built anew, and kept in the present one.
+        let old = id.clone();
+        app.db
+            .run(move |conn| {
+                use diesel::RunQueryDsl;
+                let sql = format!("UPDATE trials SET api_view = 'v0:{{\"id\":\"old\"' WHERE id = '{old}'");
+                Ok(diesel::sql_query(sql).execute(conn)?)
+            })
+            .await
+            .unwrap();
+        let rebuilt = app.get(&format!("/api/v1/trial/{id}")).await.expect_status(StatusCode::OK);
+        assert_eq!(rebuilt.body, first.body, "{}", app.backend());
+        assert!(stored_view(id.clone()).await.unwrap().starts_with("v1:"));
     }
 }

@@ -56,6 +56,16 @@ pub fn update(conn: &mut DbConnection, row: &ExperimentRow, expected_revision: i
     Ok(updated == 1)
 }
 
+/// Keeps the API view of an experiment at `revision`, unless it was changed or archived meanwhile.
+pub fn store_api_view(conn: &mut DbConnection, id: &str, revision: i64, view: &str) -> Result<()> {
+    diesel::update(experiments::table.find(id))
+        .filter(experiments::revision.eq(revision))
+        .filter(experiments::archived_at.is_null())
+        .set(experiments::api_view.eq(view))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// What archiving an experiment changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Archived {

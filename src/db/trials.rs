@@ -35,11 +35,11 @@ pub fn api_view(conn: &mut DbConnection, id: &str) -> Result<Option<Option<Strin
     Ok(trials::table.find(id).select(trials::api_view).first(conn).optional()?)
 }
 
-/// Keeps the API view of an ended trial; a trial that has one, or has not ended, is left as it is.
+/// Keeps the API view of an ended trial (replacing one of an earlier format); a trial that has not ended is left as
+/// it is. Readers that race write the same text.
 pub fn store_api_view(conn: &mut DbConnection, id: &str, view: &str) -> Result<()> {
     let ended: Vec<&str> = TrialStatus::ALL.iter().filter(|s| s.is_final()).map(|s| s.as_str()).collect();
     diesel::update(trials::table.find(id))
-        .filter(trials::api_view.is_null())
         .filter(trials::status.eq_any(ended))
         .set(trials::api_view.eq(view))
         .execute(conn)?;

@@ -330,7 +330,7 @@ pub(crate) fn insert(conn: &mut db::DbConnection, definition: &Definition, actor
         api_view: None,
     };
     definition.write_into(&mut row);
-    row.api_view = Some(view_of(&row)?);
+    row.api_view = Some(crate::json::seal_view(&view_of(&row)?));
     db::experiments::insert(conn, &row)?;
     Ok(row)
 }
@@ -340,18 +340,26 @@ fn view_of(row: &ExperimentRow) -> Result<String> {
     Ok(serde_json::to_string(&Experiment::try_from(row.clone())?)?)
 }
 
-/// The JSON an experiment's row answers with: its kept view, or, for a row without one, the view built now.
-fn json_of(row: ExperimentRow) -> Result<Box<serde_json::value::RawValue>> {
-    let text = match row.api_view {
-        Some(ref view) => view.clone(),
-        None => view_of(&row)?,
-    };
-    Ok(serde_json::value::RawValue::from_string(text)?)
+/// The JSON an experiment's row answers with: its kept view; for a row without one of the present format, the view
+/// built now (and kept, unless the experiment is archived or changed meanwhile).
+fn json_of(conn: &mut db::DbConnection, row: ExperimentRow) -> Result<Box<serde_json::value::RawValue>> {
+    if let Some(view) = row.api_view.as_deref().and_then(crate::json::open_view) {
+        return Ok(serde_json::value::RawValue::from_string(view.to_owned())?);
+    }
+    let view = view_of(&row)?;
+    if !row.is_archived() {
+        db::experiments::store_api_view(conn, &row.id, row.revision, &crate::json::seal_view(&view))?;
+    }
+    Ok(serde_json::value::RawValue::from_string(view)?)
 }
 
 /// `GET /experiment/{id}` as JSON text, from the view kept when the experiment was written.
 pub async fn find_json(db: &Db, id: Uuid) -> Result<Box<serde_json::value::RawValue>> {
-    db.run(move |conn| json_of(load(conn, id)?)).await
+    db.run(move |conn| {
+        let row = load(conn, id)?;
+        json_of(conn, row)
+    })
+    .await
 }
 
 /// A page of `GET /experiment` as JSON texts, from the kept views.
@@ -360,7 +368,7 @@ pub async fn list_json(
     filter: ExperimentFilter,
     page: PageRequest,
 ) -> Result<Page<Box<serde_json::value::RawValue>>> {
-    db.run(move |conn| db::experiments::list(conn, &filter, &page)?.map(json_of)).await
+    db.run(move |conn| db::experiments::list(conn, &filter, &page)?.map(|row| json_of(conn, row))).await
 }
 
 pub async fn find(db: &Db, id: Uuid) -> Result<Experiment> {
@@ -402,7 +410,7 @@ async fn update_once(db: &Db, id: Uuid, change: Change) -> Result<Experiment> {
     let read_revision = row.revision;
     row.revision += 1;
     row.updated_at = time::to_db(time::now());
-    row.api_view = Some(view_of(&row)?);
+    row.api_view = Some(crate::json::seal_view(&view_of(&row)?));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             if !db::experiments::update(conn, &row, read_revision)? {

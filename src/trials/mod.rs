@@ -349,8 +349,9 @@ pub async fn find_json(db: &Db, id: Uuid) -> Result<String> {
         let stored = db::trials::api_view(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
         let notifications: Vec<Notification> =
             db::webhooks::of_trials(conn, std::slice::from_ref(&key))?.into_iter().map(Notification::from).collect();
-        let view = match stored {
-            Some(view) => view,
+        let view = match stored.as_deref().and_then(crate::json::open_view) {
+            Some(view) => view.to_owned(),
+            // None yet, or one of an earlier format.
             None => {
                 let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
                 let ended = TrialStatus::parse(&row.status)?.is_final();
@@ -360,7 +361,7 @@ pub async fn find_json(db: &Db, id: Uuid) -> Result<String> {
                     .ok_or_else(|| Error::internal("a trial's JSON does not end with its notifications"))?
                     .to_owned();
                 if ended {
-                    db::trials::store_api_view(conn, &key, &view)?;
+                    db::trials::store_api_view(conn, &key, &crate::json::seal_view(&view))?;
                 }
                 view
             }
