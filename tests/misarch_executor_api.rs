@@ -273,6 +273,7 @@ async fn the_frontends_flows_work_against_eris() {
         assert_eq!(experiment["metadata"]["misarch_executor"], json!({"testUUID": uuid, "testVersion": "v1"}));
         assert_eq!(experiment["misarch"]["goals"][0]["threshold"], json!(60000));
         assert!(experiment["revision"].as_i64().unwrap() >= 2, "{backend}: the save changed it");
+        let v1_experiment = experiment["id"].as_str().unwrap().to_owned();
 
         // New version: Save, then the answer's whole text is the version.
         rig.save(&v1, &parts).await;
@@ -320,6 +321,15 @@ async fn the_frontends_flows_work_against_eris() {
         let mut late = Events::open(&rig.app, &format!("{v1}/events"), None).await;
         let told_late = late.next(Duration::from_secs(5)).await.expect("the missed outcome");
         assert!(told_late.ends_with(&format!("/d/{uuid}-v1")), "{told_late}");
+
+        // A run of the same version that nobody asked for here (a schedule's, or /api/v1's) is told to those
+        // subscribed when it ends, never replayed to the next Execute's subscription as if it were that run.
+        let other = rig.app.post("/api/v1/trial", &json!({"experiment": v1_experiment})).await.json();
+        rig.app.wait_for_end(other["id"].as_str().unwrap()).await;
+        let told_live = late.next(Duration::from_secs(5)).await.expect("told to the subscriber that was there");
+        assert!(told_live.ends_with(&format!("/d/{uuid}-v1")), "{told_live}");
+        let mut next_execute = Events::open(&rig.app, &format!("{v1}/events"), None).await;
+        assert_eq!(next_execute.next(Duration::from_millis(700)).await, None, "{backend}");
 
         // A start with the configuration in the body runs with it, for that trial only.
         let mut body = rig.load(&v2).await.config;

@@ -378,11 +378,15 @@ async fn events(
                 // A passing database error is retried at the next poll; the stream stays open.
                 let Ok(mut found) = outcomes::since(&db, &key, cursor, &link).await else { continue };
                 if newest_only {
-                    found = found.split_off(found.len().saturating_sub(1));
+                    // What came before the subscription: only the newest start of this API's.
+                    if let Some(seen) = found.last() {
+                        cursor = Some(seen.at);
+                    }
+                    found = found.into_iter().rev().find(|outcome| outcome.asked_here).into_iter().collect();
                     newest_only = false;
                 }
                 let Some(last) = found.last() else { continue };
-                cursor = Some(last.at);
+                cursor = cursor.max(Some(last.at));
                 if let Err(error) = outcomes::mark_told(&db, &key, last.at).await {
                     tracing::warn!("cannot note what the event stream told: {error}");
                 }

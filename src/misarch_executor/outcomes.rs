@@ -6,8 +6,9 @@
 //!
 //! Every outcome is read from the record, so a subscriber that comes late or reconnects is told what it missed:
 //! with `Last-Event-ID` (each message's id is the outcome's time in microseconds), everything after it; without
-//! (the frontend's way), the newest outcome no stream has told yet, so a run that ended before the frontend's
-//! subscription arrived still stops its spinner, and a reconnect does not repeat an alert already shown.
+//! (the frontend's way), the newest outcome of a start through this API that no stream has told yet, so a run that
+//! ended before the frontend's subscription arrived still stops its spinner, a reconnect does not repeat an alert
+//! already shown, and a scheduled run nobody watched is not taken for the one the frontend just started.
 
 use chrono::{DateTime, Utc};
 
@@ -23,6 +24,10 @@ use crate::trials::Trial;
 pub struct Outcome {
     pub at: DateTime<Utc>,
     pub message: String,
+    /// Whether it is the end of a run started through this API (or a start it refused): only such an outcome is
+    /// told to a subscriber without `Last-Event-ID` that came after it, since only such a run has a frontend
+    /// waiting for its end. A scheduled run's end is told to those subscribed when it ends.
+    pub asked_here: bool,
 }
 
 impl Outcome {
@@ -58,7 +63,7 @@ fn of_trial(trial: &Trial, link: &str) -> Option<Outcome> {
             error_message(&why)
         }
     };
-    Some(Outcome { at, message })
+    Some(Outcome { at, message, asked_here: trial.initiated_from == super::INITIATED_FROM })
 }
 
 /// The outcomes after `after` (all when None), oldest first, at most 100.
@@ -80,7 +85,7 @@ pub async fn since(db: &Db, key: &VersionKey, after: Option<DateTime<Utc>>, link
     if let (Some(message), Some(at)) = (row.start_error, row.start_error_at.map(time::from_db))
         && after.is_none_or(|after| at > after)
     {
-        outcomes.push(Outcome { at, message });
+        outcomes.push(Outcome { at, message, asked_here: true });
     }
     outcomes.sort_by_key(|outcome| outcome.at);
     Ok(outcomes)
