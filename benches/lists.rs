@@ -32,11 +32,7 @@ fn main() {
             "seeded {TRIALS} trials, {EXPERIMENTS} experiments, {AUDIT_ENTRIES} audit entries in {:.0} s",
             started.elapsed().as_secs_f64()
         );
-        let url = match &database.url {
-            DatabaseUrl::Postgres(url) => url.clone(),
-            DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
-        };
-        let server = Server::start(&url);
+        let server = Server::start(&database.url);
         runtime.block_on(async {
             server.wait_ready().await;
             let deep_trials = follow(&server, "/api/v1/trial?limit=100", 50).await;

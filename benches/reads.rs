@@ -30,11 +30,7 @@ fn main() {
         db::migrate(&database.url).unwrap();
         let trial = runtime.block_on(seed(&database.url));
         let misarch_trial = runtime.block_on(seed_misarch(&database.url));
-        let url = match &database.url {
-            DatabaseUrl::Postgres(url) => url.clone(),
-            DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
-        };
-        let server = Server::start(&url);
+        let server = Server::start(&database.url);
         runtime.block_on(async {
             server.wait_ready().await;
             let health = drive(&server, "/health").await;

@@ -28,11 +28,15 @@ impl Drop for Server {
 }
 
 impl Server {
-    pub fn start(url: &str) -> Self {
+    pub fn start(database: &eris::db::DatabaseUrl) -> Self {
+        let url = match database {
+            eris::db::DatabaseUrl::Postgres(url) => url.clone(),
+            eris::db::DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
+        };
         let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_eris"))
             .arg("serve")
-            .env("DATABASE_URL", url)
+            .env("DATABASE_URL", &url)
             .env("ERIS_BIND", address.to_string())
             .env("ERIS_LOG", "warn")
             .stdout(Stdio::null())
