@@ -219,6 +219,45 @@ async fn a_misarch_run_against_the_real_chaos_toolkit_executor_and_configurator(
     let html = app.get(&format!("/api/v1/trial/{id}/gatling/index.html")).await.expect_status(StatusCode::OK);
     assert!(html.text().contains("Gatling"), "the report's index.html");
 
+    // 1b. The same through the MiSArch executor's own API, as its frontend drives it: generate, save the Chaos
+    //     Toolkit experiment, the failure sets and a goal in the frontend's formats, start; the real executor and
+    //     the real configurator run it, and the version's dashboard link leads to the trial.
+    let generate = format!(
+        "/experiment/generate?loadType=ScalabilityLoadTest&testDuration={WORKLOAD_SECS}&maximumArrivingUsersPerSecond=&rate=0.5"
+    );
+    let text = app.post(&generate, &json!({})).await.expect_status(StatusCode::OK).text();
+    let (uuid, _) = text.split_once(':').unwrap();
+    let version = format!("/experiment/{uuid}/v1");
+    let chaos = json!({"title": format!("{uuid}:v1"), "description": format!("{uuid}:v1"), "method": [quick_action()]});
+    let failures = json!([
+        {"failures": [{"name": "catalog", "pubSubDeterioration": null,
+            "serviceInvocationDeterioration": [{"path": "/", "delay": 100, "delayProbability": 1, "errorProbability": 0, "errorCode": 500}],
+            "artificialMemoryUsage": null, "artificialCPUUsage": []}],
+         "pauses": {"before": 0, "after": 1}},
+        {"failures": [{"name": "catalog", "pubSubDeterioration": null, "serviceInvocationDeterioration": null,
+            "artificialMemoryUsage": null, "artificialCPUUsage": null}],
+         "pauses": {"before": 0, "after": 0}}
+    ]);
+    let mut config = app.get(&format!("{version}/config")).await.expect_status(StatusCode::OK).json();
+    config["goals"] = json!([{"metric": "max response time", "color": "red", "threshold": "100000"}]);
+    for (part, body) in [("config", config), ("chaosToolkitConfig", chaos), ("misarchExperimentConfig", failures)] {
+        let body = serde_json::to_string_pretty(&body).unwrap();
+        app.raw(axum::http::Method::PUT, &format!("{version}/{part}"), Some("application/json"), body)
+            .await
+            .expect_status(StatusCode::OK);
+    }
+    let queued = app.post(&format!("{version}/start"), &json!({})).await.expect_status(StatusCode::OK).text();
+    let id = queued.split_whitespace().nth(5).unwrap().trim_end_matches(';').to_owned();
+    let ended = app.wait_for_end(&id).await;
+    assert_eq!(ended["status"], "Succeeded", "{ended}");
+    let misarch = &ended["trial_record"]["misarch"];
+    assert_eq!(misarch["chaos"]["ending"], "ran_out", "{misarch}");
+    for failure in misarch["failures"].as_array().unwrap() {
+        assert_eq!(failure["outcome"], "succeeded", "{failure}");
+    }
+    let redirect = app.get(&format!("/d/{uuid}-v1")).await.expect_status(StatusCode::SEE_OTHER);
+    assert_eq!(redirect.headers["location"], format!("/api/v1/trial/{id}").as_str(), "no Grafana here: the trial");
+
     // 2. A stop while the chaos plan runs out stops the executor at once: its late action never runs.
     let marker = dir.path().join("never");
     let id = app.run_experiment(experiment("catalog", vec![late_action(30, &marker)], vec![]), json!({})).await;
