@@ -35,12 +35,14 @@ pub fn api_view(conn: &mut DbConnection, id: &str) -> Result<Option<Option<Strin
     Ok(trials::table.find(id).select(trials::api_view).first(conn).optional()?)
 }
 
-/// Keeps the API view of an ended trial (replacing one of an earlier format); a trial that has not ended is left as
-/// it is. Readers that race write the same text.
-pub fn store_api_view(conn: &mut DbConnection, id: &str, view: &str) -> Result<()> {
+/// Keeps the API view of an ended trial, unless it has one that starts with `current` (the present format): one of
+/// an earlier format is replaced. A trial that has not ended is left as it is. Of readers that race, the first
+/// writes; the others find its text.
+pub fn store_api_view(conn: &mut DbConnection, id: &str, view: &str, current: &str) -> Result<()> {
     let ended: Vec<&str> = TrialStatus::ALL.iter().filter(|s| s.is_final()).map(|s| s.as_str()).collect();
     diesel::update(trials::table.find(id))
         .filter(trials::status.eq_any(ended))
+        .filter(trials::api_view.is_null().or(trials::api_view.not_like(format!("{current}%"))))
         .set(trials::api_view.eq(view))
         .execute(conn)?;
     Ok(())

@@ -342,33 +342,72 @@ const NO_NOTIFICATIONS: &str = ",\"notifications\":[]}";
 /// `GET /trial/{id}`: the trial as JSON text, the same text `Trial`'s serialisation gives. An ended trial never
 /// changes, so its masked view is made once, by the first read after its end, and kept in the row
 /// (`api_view`); later reads send that text with the trial's notifications, which change as webhooks are
-/// delivered, read anew each time. Nothing is cached in the process: every replica reads the same answer.
+/// delivered, read anew each time. The webhooks of a trial's events are queued with the events, so an ended trial
+/// that had none when its view was made never has any: its view is kept whole and sent without a second query.
+/// Nothing is cached in the process: every replica reads the same answer.
 pub async fn find_json(db: &Db, id: Uuid) -> Result<String> {
     db.run(move |conn| {
         let key = id.to_string();
         let stored = db::trials::api_view(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
-        let notifications: Vec<Notification> =
-            db::webhooks::of_trials(conn, std::slice::from_ref(&key))?.into_iter().map(Notification::from).collect();
-        let view = match stored.as_deref().and_then(crate::json::open_view) {
-            Some(view) => view.to_owned(),
+        match stored.as_deref().and_then(crate::json::open_view).and_then(KeptView::open) {
+            Some(KeptView::Whole(view)) => Ok(view.to_owned()),
+            Some(KeptView::WithoutNotifications(view)) => {
+                let notifications = notifications_of(conn, &key)?;
+                Ok(format!("{view},\"notifications\":{}}}", serde_json::to_string(&notifications)?))
+            }
             // None yet, or one of an earlier format.
             None => {
+                let notifications = notifications_of(conn, &key)?;
                 let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
                 let ended = TrialStatus::parse(&row.status)?.is_final();
                 let text = serde_json::to_string(&Trial::try_from(row)?)?;
                 let view = text
                     .strip_suffix(NO_NOTIFICATIONS)
-                    .ok_or_else(|| Error::internal("a trial's JSON does not end with its notifications"))?
-                    .to_owned();
+                    .ok_or_else(|| Error::internal("a trial's JSON does not end with its notifications"))?;
+                let kept = if notifications.is_empty() {
+                    KeptView::Whole(&text)
+                } else {
+                    KeptView::WithoutNotifications(view)
+                };
                 if ended {
-                    db::trials::store_api_view(conn, &key, &crate::json::seal_view(&view))?;
+                    let sealed = crate::json::seal_view(&kept.seal());
+                    db::trials::store_api_view(conn, &key, &sealed, crate::json::VIEW_FORMAT)?;
                 }
-                view
+                Ok(format!("{view},\"notifications\":{}}}", serde_json::to_string(&notifications)?))
             }
-        };
-        Ok(format!("{view},\"notifications\":{}}}", serde_json::to_string(&notifications)?))
+        }
     })
     .await
+}
+
+/// What a trial's kept view holds, marked by its first character.
+enum KeptView<'a> {
+    /// `=`: the whole JSON; the trial has no notifications and never will.
+    Whole(&'a str),
+    /// `+`: the JSON without its notifications, which are read anew.
+    WithoutNotifications(&'a str),
+}
+
+impl<'a> KeptView<'a> {
+    fn open(text: &'a str) -> Option<Self> {
+        if let Some(view) = text.strip_prefix('=') {
+            Some(Self::Whole(view))
+        } else {
+            text.strip_prefix('+').map(Self::WithoutNotifications)
+        }
+    }
+
+    fn seal(&self) -> String {
+        match self {
+            Self::Whole(view) => format!("={view}"),
+            Self::WithoutNotifications(view) => format!("+{view}"),
+        }
+    }
+}
+
+fn notifications_of(conn: &mut DbConnection, trial_id: &str) -> Result<Vec<Notification>> {
+    let deliveries = db::webhooks::of_trials(conn, &[trial_id.to_owned()])?;
+    Ok(deliveries.into_iter().map(Notification::from).collect())
 }
 
 /// A trial's report (MiSArch trials, once their goals were evaluated), with the trial's status and reason.
