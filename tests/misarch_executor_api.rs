@@ -441,6 +441,15 @@ async fn bad_requests_and_foreign_pages_are_refused() {
             None,
         );
 
+        // A version whose eris experiment is deleted (archived) through /api/v1 is gone from this API too.
+        let text =
+            app.post("/experiment/generate?loadType=ElasticityLoadTest&testDuration=60", &json!({})).await.text();
+        let experiment = app.get("/api/v1/experiment").await.json()[0]["id"].as_str().unwrap().to_owned();
+        app.delete(&format!("/api/v1/experiment/{experiment}")).await.expect_status(StatusCode::NO_CONTENT);
+        assert_eq!(app.get("/experiment/list").await.json(), json!([]), "{backend}");
+        let (gone, _) = text.split_once(':').unwrap();
+        app.get(&format!("/experiment/{gone}/v1/config")).await.expect_status(StatusCode::NOT_FOUND);
+
         let text =
             app.post("/experiment/generate?loadType=ElasticityLoadTest&testDuration=60", &json!({})).await.text();
         let (uuid, _) = text.split_once(':').unwrap();

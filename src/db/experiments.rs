@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::page::{Cursor, Page, PageRequest, keyset};
-use super::schema::{experiments, schedules, trials};
+use super::schema::{experiments, misarch_versions, schedules, trials};
 use super::{DbConnection, ExperimentRow};
 use crate::error::Result;
 use crate::trial_status::TrialStatus;
@@ -73,8 +73,8 @@ pub struct Archived {
     pub trials_stopped: usize,
 }
 
-/// Archives an experiment: it leaves the lists, its schedules are deleted, its queued trials are stopped. Its
-/// trials stay. Call inside a transaction.
+/// Archives an experiment: it leaves the lists, its schedules are deleted, its queued trials are stopped, and the
+/// MiSArch executor version it is (if any) is forgotten. Its trials stay. Call inside a transaction.
 pub fn archive(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<Archived> {
     diesel::update(experiments::table.find(id))
         // The view showed it active: built anew when read.
@@ -85,6 +85,8 @@ pub fn archive(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<
         ))
         .execute(conn)?;
     let schedules_deleted = diesel::delete(schedules::table.filter(schedules::experiment_id.eq(id))).execute(conn)?;
+    // A MiSArch executor version that is this experiment goes with it, however it was archived.
+    diesel::delete(misarch_versions::table.filter(misarch_versions::experiment_id.eq(id))).execute(conn)?;
     let trials_stopped = diesel::update(
         trials::table.filter(trials::experiment_id.eq(id)).filter(trials::status.eq(TrialStatus::Scheduled.as_str())),
     )

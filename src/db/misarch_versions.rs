@@ -104,11 +104,6 @@ pub fn told(conn: &mut DbConnection, test_uuid: &str, test_version: &str, throug
     Ok(())
 }
 
-pub fn delete(conn: &mut DbConnection, test_uuid: &str, test_version: &str) -> Result<()> {
-    diesel::delete(misarch_versions::table.find((test_uuid, test_version))).execute(conn)?;
-    Ok(())
-}
-
 /// The trials of `experiment_id` that ended after `after` (all that ended when None), oldest end first, at most
 /// `limit`: the outcomes an event stream tells.
 pub fn ended_trials(

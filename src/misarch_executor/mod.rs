@@ -242,11 +242,10 @@ pub async fn new_version(db: &Db, key: VersionKey, actor: &str) -> Result<String
     .await
 }
 
-/// Archives a version's eris experiment (its queued and running trials are stopped, its schedules deleted, its
-/// trials kept) and forgets the version.
+/// Archives a version's eris experiment: its queued trials are stopped, its schedules deleted, its trials kept, and
+/// the version is forgotten with it (as when the experiment is archived through `/api/v1`).
 fn remove_version(conn: &mut DbConnection, row: &MisarchVersionRow) -> Result<()> {
-    db::experiments::archive(conn, &row.experiment_id, time::to_db(time::now()))?;
-    versions_db::delete(conn, &row.test_uuid, &row.test_version)
+    db::experiments::archive(conn, &row.experiment_id, time::to_db(time::now())).map(|_| ())
 }
 
 /// `DELETE /experiment/{testUUID}`: every version. Nothing to delete is no error, as in the executor.
