@@ -171,8 +171,8 @@ async fn new_version(
     Ok(text(executor::new_version(&state.db, path.into(), &caller.name).await?))
 }
 
-/// Delete an experiment: every version's eris experiment is archived (its queued and running trials stopped, its
-/// trials kept for audit). 200 whether or not it existed.
+/// Delete an experiment: every version's eris experiment is archived (its queued trials stopped, a running one left
+/// to end, its trials kept for audit). 200 whether or not it existed.
 #[utoipa::path(delete, path = "/experiment/{testUUID}", security(("bearer" = ["write"])), tag = TAG,
     params(ExperimentPath), responses((status = 200, description = "Deleted."), CommonErrors))]
 async fn delete_experiment(State(state): State<AppState>, ApiPath(path): ApiPath<ExperimentPath>) -> ApiResult<()> {
