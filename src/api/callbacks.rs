@@ -8,8 +8,8 @@ use crate::transient::{Retrier, retry};
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -75,10 +75,6 @@ pub struct RegisterQuery {
     client: Option<String>,
 }
 
-fn text(body: &'static str) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain;charset=UTF-8")], body)
-}
-
 /// A component is ready for the run (the readiness barrier). Answers `kotlin.Unit`, as the original does.
 #[utoipa::path(post, path = "/trigger/{testUUID}/{testVersion}", security(()), tag = "misarch callbacks",
     params(RunPath, RegisterQuery),
@@ -92,7 +88,7 @@ async fn register(
 ) -> ApiResult<impl IntoResponse> {
     let client = query.client.as_deref();
     retry(Retrier::Callback, || callbacks::register(&state.db, &path.test_uuid, &path.test_version, client)).await?;
-    Ok(text(TRIGGER_REGISTERED))
+    Ok(super::plain_text(TRIGGER_REGISTERED))
 }
 
 /// Whether the run has started: exactly `true` from T0 until the metrics arrive, `false` before and after.
@@ -106,7 +102,7 @@ async fn trigger(
 ) -> ApiResult<impl IntoResponse> {
     let started =
         retry(Retrier::Callback, || callbacks::triggered(&state.db, &path.test_uuid, &path.test_version)).await?;
-    Ok(text(trigger_state(started)))
+    Ok(super::plain_text(trigger_state(started)))
 }
 
 /// The Gatling report of the main run: one raw body, `index.html`, a line `SPLIT_HERE`, `stats.js` (any content

@@ -22,6 +22,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::errors::{ApiError, ApiResult, BodyErrors, CommonErrors, NotFoundError};
 use super::extract::{ApiPath, ApiQuery, JsonBody, JsonListBody, TextBody};
+use super::plain_text as text;
 use crate::db::misarch_versions::Part;
 use crate::misarch::definition::{EncodedFile, LoadType};
 use crate::misarch_executor::config::ExecutionConfig;
@@ -74,11 +75,6 @@ impl From<VersionPath> for VersionKey {
     fn from(path: VersionPath) -> Self {
         Self { test_uuid: path.test_uuid, test_version: path.test_version }
     }
-}
-
-/// A text answer, as the executor sends its `String` results: not JSON-quoted, no final newline.
-fn text(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain;charset=UTF-8")], body).into_response()
 }
 
 /// The query of `POST /experiment/generate`. An empty value takes the default, as in the executor.

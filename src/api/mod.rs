@@ -180,6 +180,12 @@ pub fn app(state: AppState, limits: Limits) -> Router {
     Router::new().route_service("/swagger-ui/", routes.into_service()).fallback_service(trimmed)
 }
 
+/// A text answer as the MiSArch executor sends its `String` results (the callbacks' and its own API's): not
+/// JSON-quoted, no final newline.
+fn plain_text(body: impl Into<axum::body::Body>) -> axum::response::Response {
+    ([(header::CONTENT_TYPE, "text/plain;charset=UTF-8")], body.into()).into_response()
+}
+
 /// Ends a request that takes too long with a JSON 503. Only the time until the response starts counts, so event
 /// streams run on.
 async fn time_limit(
