@@ -100,6 +100,14 @@ pub struct ServeArgs {
         value_parser = seconds::<1, 3_600>())]
     pub step_timeout: Duration,
 
+    /// The Chaos Toolkit CLI that `chaostoolkit.run` steps run: a name looked up on PATH, or a path.
+    #[arg(long, env = "ERIS_CHAOS_CLI", value_name = "PATH", default_value = crate::actions::chaostoolkit::DEFAULT_CLI)]
+    pub chaos_cli: PathBuf,
+
+    /// Prometheus's base URL, for `prometheus.query` steps that name none (e.g. http://prometheus:9090).
+    #[arg(long, env = "ERIS_PROMETHEUS_URL", value_name = "URL", value_parser = crate::setting_parsers::http_url())]
+    pub prometheus_url: Option<url::Url>,
+
     /// Webhooks told about every trial: comma-separated URLs, each optionally prefixed `slack:` for a
     /// Slack-compatible message.
     #[arg(long, env = "ERIS_WEBHOOK_URLS", value_name = "URLS", default_value = "")]
@@ -147,6 +155,8 @@ pub struct ServeConfig {
     pub misfire_deadline: Duration,
     pub worker_lease: Duration,
     pub step_timeout: Duration,
+    pub chaos_cli: PathBuf,
+    pub prometheus_url: Option<url::Url>,
     pub webhooks: crate::webhooks::delivery::WebhookConfig,
     pub misarch: crate::misarch::settings::MisarchSettings,
     pub auth: crate::auth::settings::AuthSettings,
@@ -205,6 +215,8 @@ impl ServeArgs {
             misfire_deadline: self.misfire_deadline,
             worker_lease: self.worker_lease,
             step_timeout: self.step_timeout,
+            chaos_cli: self.chaos_cli.clone(),
+            prometheus_url: self.prometheus_url.clone(),
             webhooks: self.webhooks(bind)?,
             misarch: self.misarch.resolve()?,
             auth: self.auth.resolve(bind, crate::http_client::build())?,

@@ -17,6 +17,16 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// still works and every HTTPS request fails with an unknown-issuer error. Building reads the CA certificates:
 /// build one client at start-up and share it (cloning a `reqwest::Client` is cheap).
 pub fn build() -> reqwest::Client {
+    builder().pool_max_idle_per_host(0).build().expect("the HTTP client configuration is valid")
+}
+
+/// [`build`], but keeping idle connections for reuse: for the load generator, where opening a connection per
+/// request would measure the handshake and limit the rate.
+pub fn build_pooled() -> reqwest::Client {
+    builder().pool_max_idle_per_host(usize::MAX).build().expect("the HTTP client configuration is valid")
+}
+
+fn builder() -> reqwest::ClientBuilder {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -31,8 +41,5 @@ pub fn build() -> reqwest::Client {
         .user_agent(concat!("eris/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
         .connect_timeout(CONNECT_TIMEOUT)
-        .pool_max_idle_per_host(0)
         .tls_backend_preconfigured(tls)
-        .build()
-        .expect("the HTTP client configuration is valid")
 }

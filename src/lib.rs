@@ -7,13 +7,14 @@
 //!
 //! | module | what it is |
 //! |---|---|
-//! | [`actions`] | the action catalogue: each step action's typed arguments, checked when an experiment is written and run by the executor |
+//! | [`actions`] | the action catalogue: each step action's typed arguments, checked when an experiment is written and run by the executor; `load/` is the built-in load generator |
 //! | [`api`] | the HTTP API: thin handlers, the router, its OpenAPI document, the guard and the scope each route declares |
 //! | [`audit`] | the append-only audit log of every change asked of the API |
 //! | [`auth`] | who is asking and what they may do: API tokens, JWTs, scopes, `ERIS_AUTH` |
 //! | [`config`] | the settings of `eris serve`, checked at start-up |
 //! | [`cron`] | the recurrence rule: cron patterns and time zones, and the instants a schedule fires at |
 //! | [`db`] | the database: every query, written once for PostgreSQL and SQLite |
+//! | [`demo_target`] | `eris demo-target`: a small shop with a fault API, so a whole chaos trial runs on one machine |
 //! | [`error`] | the one error type of the rules and the storage (no HTTP) |
 //! | [`executor`] | runs one trial: its steps (rendered, run, their expectations evaluated), the MiSArch run, the trial record |
 //! | [`expectation`] | an expectation's operator and path, for write-time checks and evaluation |
@@ -44,6 +45,7 @@ pub mod auth;
 pub mod config;
 pub mod cron;
 pub mod db;
+pub mod demo_target;
 pub mod error;
 pub mod executor;
 pub mod expectation;

@@ -43,6 +43,13 @@ enum Command {
     /// Manage API tokens, straight in the database (how the first admin token is made).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Serve a small shop to run chaos trials against on this machine: a health route, business routes whose
+    /// latency and error rate its own `/faults` API changes (docs/trials.md#the-demo-target).
+    DemoTarget {
+        /// Address and port the demo target listens on.
+        #[arg(long, env = "ERIS_DEMO_BIND", default_value = "127.0.0.1:9000")]
+        bind: std::net::SocketAddr,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +123,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => {
             tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(token(command))
         }
+        Command::DemoTarget { bind } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(eris::demo_target::serve(bind, shutdown_signal())),
         Command::Serve(args) => {
             let config = args.resolve()?;
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(config))
@@ -246,7 +257,11 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
         wakeups.clone(),
         WorkerConfig { lease_ttl: config.worker_lease, ..WorkerConfig::default() },
         Executor {
-            actions: ActionContext::new(config.step_timeout),
+            actions: ActionContext {
+                chaos_cli: config.chaos_cli.clone(),
+                prometheus: config.prometheus_url.clone(),
+                ..ActionContext::new(config.step_timeout)
+            },
             misarch: MisarchRuntime { db: db.clone(), settings: std::sync::Arc::new(config.misarch.clone()) },
         },
     )

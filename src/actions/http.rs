@@ -50,7 +50,7 @@ pub struct HttpArguments<S: Stage> {
 }
 
 /// An absolute http or https URL.
-pub struct HttpUrl(Url);
+pub struct HttpUrl(pub(super) Url);
 
 impl<'de> Deserialize<'de> for HttpUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -119,7 +119,7 @@ impl<'de> Deserialize<'de> for HeaderText {
 }
 
 /// More than 0 and at most [`MAX_TIMEOUT_SECONDS`].
-pub struct StepTimeout(Duration);
+pub struct StepTimeout(pub(super) Duration);
 
 impl<'de> Deserialize<'de> for StepTimeout {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -135,45 +135,70 @@ pub enum HttpAction {
     Request,
 }
 
-enum Body {
+pub(super) enum Body {
     None,
     Text(String),
     Json(Value),
 }
 
 /// The request the arguments describe.
-struct Request {
-    url: Url,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-    timeout: Option<Duration>,
+pub(super) struct Request {
+    pub url: Url,
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub body: Body,
+    pub timeout: Option<Duration>,
 }
 
 impl From<HttpArguments<Rendered>> for Request {
     fn from(arguments: HttpArguments<Rendered>) -> Self {
-        let mut headers = HeaderMap::new();
-        for (name, HeaderText(value)) in arguments.headers.map(|Headers(given)| given).unwrap_or_default() {
-            headers.append(name, value);
+        Self::new(arguments.url, arguments.method, arguments.headers, arguments.body, arguments.timeout)
+    }
+}
+
+impl Request {
+    /// The request of rendered arguments: GET when no method is given, a string body sent as it is, any other
+    /// body as JSON.
+    pub(super) fn new(
+        url: HttpUrl,
+        method: Option<HttpMethod>,
+        headers: Option<Headers<Rendered>>,
+        body: Option<Value>,
+        timeout: Option<StepTimeout>,
+    ) -> Self {
+        let mut header_map = HeaderMap::new();
+        for (name, HeaderText(value)) in headers.map(|Headers(given)| given).unwrap_or_default() {
+            header_map.append(name, value);
         }
-        let body = match arguments.body {
+        let body = match body {
             None => Body::None,
             Some(Value::String(text)) => Body::Text(text),
             Some(other) => Body::Json(other),
         };
         Self {
-            url: arguments.url.0,
-            method: arguments.method.map_or(Method::GET, |HttpMethod(method)| method),
-            headers,
+            url: url.0,
+            method: method.map_or(Method::GET, |HttpMethod(method)| method),
+            headers: header_map,
             body,
-            timeout: arguments.timeout.map(|StepTimeout(timeout)| timeout),
+            timeout: timeout.map(|StepTimeout(timeout)| timeout),
         }
     }
-}
 
-impl Request {
+    /// A request builder for this request on `client`, body and content type included.
+    pub(super) fn builder(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        let builder = client.request(self.method.clone(), self.url.clone()).headers(self.headers.clone());
+        match &self.body {
+            Body::None => builder,
+            Body::Text(text) => builder.body(text.clone()),
+            Body::Json(value) if !self.headers.contains_key(CONTENT_TYPE) => {
+                builder.header(CONTENT_TYPE, "application/json").body(value.to_string())
+            }
+            Body::Json(value) => builder.body(value.to_string()),
+        }
+    }
+
     /// The URL for messages, with any password hidden.
-    fn display_url(&self) -> String {
+    pub(super) fn display_url(&self) -> String {
         let mut url = self.url.clone();
         if url.password().is_some() {
             let _ = url.set_password(Some("***"));
@@ -210,19 +235,8 @@ async fn exchange(
     request: &Request,
     max_body_bytes: usize,
 ) -> Result<(StatusCode, Value), ActionError> {
-    let mut builder = client.request(request.method.clone(), request.url.clone()).headers(request.headers.clone());
-    builder = match &request.body {
-        Body::None => builder,
-        Body::Text(text) => builder.body(text.clone()),
-        Body::Json(value) => {
-            if !request.headers.contains_key(CONTENT_TYPE) {
-                builder = builder.header(CONTENT_TYPE, "application/json");
-            }
-            builder.body(value.to_string())
-        }
-    };
     let started = Instant::now();
-    let mut response = builder.send().await.map_err(|e| ActionError::Failed {
+    let mut response = request.builder(client).send().await.map_err(|e| ActionError::Failed {
         message: format!("{} {} failed: {}", request.method, request.display_url(), error_chain(e)),
         result: None,
     })?;
@@ -291,7 +305,7 @@ fn joined_headers(headers: &HeaderMap) -> JsonObject {
 }
 
 /// "503 Service Unavailable", or "599" for a code without a standard reason.
-fn status_text(status: StatusCode) -> String {
+pub(super) fn status_text(status: StatusCode) -> String {
     match status.canonical_reason() {
         Some(reason) => format!("{} {reason}", status.as_u16()),
         None => status.as_u16().to_string(),
@@ -300,7 +314,7 @@ fn status_text(status: StatusCode) -> String {
 
 /// The error and its causes, e.g. "error sending request: client error (Connect): tcp connect error: Connection
 /// refused (os error 111)". reqwest's own text would name the URL, which the caller's message already does.
-fn error_chain(error: reqwest::Error) -> String {
+pub(super) fn error_chain(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut parts = vec![error.to_string()];
     let mut source = std::error::Error::source(&error);

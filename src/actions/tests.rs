@@ -17,6 +17,11 @@ use serde_json::json;
 
 use super::*;
 
+/// [`super::run`], with the result alone (these actions measure nothing).
+async fn run(action: &str, arguments: &JsonObject, ctx: &ActionContext) -> Result<Value, ActionError> {
+    super::run(action, arguments, ctx).await.map(|output| output.result)
+}
+
 fn context() -> ActionContext {
     ActionContext::new(Duration::from_secs(5))
 }
@@ -526,7 +531,10 @@ fn messages_name_the_catalogue() {
         assert!(matches!(error, ArgumentError::Missing { action, .. } if action == name), "{error}");
     }
     let error = check("cm.nap", &JsonObject::new()).expect_err("unknown");
-    assert_eq!(error.to_string(), "unknown action 'cm.nap'; eris can run: cm.http_probe, cm.http_request, cm.wait");
+    assert_eq!(
+        error.to_string(),
+        "unknown action 'cm.nap'; eris can run: cm.http_probe, cm.http_request, cm.wait, load.http, chaostoolkit.run, prometheus.query"
+    );
     let error = check("cm.http_probe", &args(json!({"url": "http://x", "tmeout": 1}))).expect_err("unknown");
     assert_eq!(
         error.to_string(),

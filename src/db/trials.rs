@@ -247,6 +247,27 @@ pub fn store_results(
     Ok(())
 }
 
+/// Stores what a `load.http` step measured and what follows from it, in one statement: the figures are the
+/// trial's metrics, as a MiSArch run's upload is.
+pub fn store_load_results(
+    conn: &mut DbConnection,
+    trial_id: &str,
+    metrics: &str,
+    goals: &str,
+    violations: &str,
+    report: &str,
+) -> Result<()> {
+    diesel::update(trials::table.find(trial_id))
+        .set((
+            trials::metrics.eq(metrics),
+            trials::goals.eq(goals),
+            trials::violations.eq(violations),
+            trials::report.eq(report),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Running trials whose heartbeat is older than `stale_before`: their worker died or lost the database.
 pub fn stale(conn: &mut DbConnection, stale_before: NaiveDateTime) -> Result<Vec<TrialRow>> {
     Ok(trials::table

@@ -14,6 +14,7 @@
 //! A stop cancels the running step at once; the trial ends `Stopped` after its post_steps ran.
 
 pub mod expect;
+mod load;
 pub mod misarch;
 pub mod record;
 
@@ -24,7 +25,7 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::actions::{self, ActionContext, ActionError};
+use crate::actions::{self, ActionContext, ActionError, Output};
 use crate::experiments::{Definition, Step};
 use crate::redact;
 use crate::template;
@@ -121,10 +122,26 @@ impl Executor {
                 return Ending { status: TrialStatus::Invalid, reason, record };
             }
         };
+        // What a step needs and is not there (the `chaos` CLI) aborts the trial before anything runs.
+        let used = [&definition.pre_steps, &definition.steps, &definition.post_steps].into_iter().flatten();
+        if !trial.recovering
+            && let Err(missing) = actions::preflight(used.map(|step| step.action.as_str()), &self.actions)
+        {
+            let reason = format!("pre-flight: {missing}");
+            let mut record = recorder.into_record();
+            record.log_result("ERROR", &format!("Trial Aborted. {reason}"));
+            return Ending { status: TrialStatus::Aborted, reason, record };
+        }
         // Read into its type and checked when the experiment was written: the run uses it as stored.
         let misarch = definition.misarch.clone();
         let [pre_steps, steps, post_steps] = phases;
         let running = self.with_cancel(stop.token());
+        let identity = load::TrialIdentity {
+            trial: trial.id,
+            experiment: trial.experiment,
+            experiment_name: &definition.name,
+            revision: trial.revision,
+        };
         let misarch_trial = misarch.map(|experiment| misarch::MisarchTrial {
             trial: trial.id,
             experiment_id: trial.experiment,
@@ -139,10 +156,11 @@ impl Executor {
             if let Some(misarch_trial) = &misarch_trial {
                 self.misarch.recover(misarch_trial, &self.actions.http, &recorder).await;
             }
-        } else if let Some(failure) = self.run_phase(Phase::PreSteps, &pre_steps, &running, &recorder).await {
+        } else if let Some(failure) = self.run_phase(Phase::PreSteps, &pre_steps, &running, &recorder, &identity).await
+        {
             ending = Some(self.failure_ending(TrialStatus::Aborted, Phase::PreSteps, failure, stop));
         } else if let Some(misarch_trial) = &misarch_trial {
-            let steps = self.run_phase(Phase::Steps, &steps, &running, &recorder);
+            let steps = self.run_phase(Phase::Steps, &steps, &running, &recorder, &identity);
             let end = self.misarch.run(misarch_trial, &self.actions.http, steps, stop, &recorder).await;
             notes = end.notes;
             if let Some((status, reason)) = end.failure {
@@ -151,12 +169,14 @@ impl Executor {
                     None => (status, reason),
                 });
             }
-        } else if let Some(failure) = self.run_phase(Phase::Steps, &steps, &running, &recorder).await {
-            ending = Some(self.failure_ending(TrialStatus::Failed, Phase::Steps, failure, stop));
+        } else if let Some(failure) = self.run_phase(Phase::Steps, &steps, &running, &recorder, &identity).await {
+            // A step that found the system unhealthy before injecting anything aborts, as a health gate does.
+            let status = if failure.aborts { TrialStatus::Aborted } else { TrialStatus::Failed };
+            ending = Some(self.failure_ending(status, Phase::Steps, failure, stop));
         }
         // Clean-up runs whatever happened, and is not cut short by the stop that may have ended the steps.
         let cleanup = self.with_cancel(CancellationToken::new());
-        let post_failure = self.run_phase(Phase::PostSteps, &post_steps, &cleanup, &recorder).await;
+        let post_failure = self.run_phase(Phase::PostSteps, &post_steps, &cleanup, &recorder, &identity).await;
         let (status, mut reason) = match ending {
             Some(ending) => ending,
             None if misarch_trial.is_some() => {
@@ -204,6 +224,7 @@ impl Executor {
         steps: &[Rendered],
         ctx: &ActionContext,
         recorder: &Recorder<S>,
+        identity: &load::TrialIdentity<'_>,
     ) -> Option<Failure>
     where
         S: Fn(TrialRecord) -> F,
@@ -211,7 +232,11 @@ impl Executor {
     {
         for (index, rendered) in steps.iter().enumerate() {
             if ctx.cancel.is_cancelled() {
-                return Some(Failure { index, message: "the trial was stopped before this step".to_owned() });
+                return Some(Failure {
+                    index,
+                    message: "the trial was stopped before this step".to_owned(),
+                    aborts: false,
+                });
             }
             let mut entry = StepRecord {
                 step_name: step_name(&rendered.step.action),
@@ -234,7 +259,17 @@ impl Executor {
                 .await;
 
             let outcome = actions::run(&rendered.step.action, &rendered.arguments, ctx).await;
-            let failure = finish_step(&mut entry, rendered, outcome);
+            let aborts = matches!(outcome, Err(ActionError::GateFailed { .. }));
+            let (outcome, measured) = match outcome {
+                Ok(Output { result, measured }) => (Ok(result), measured),
+                Err(error) => (Err(error), None),
+            };
+            // A load's figures are the trial's metrics, kept whatever its expectations say.
+            let judged = match measured {
+                Some(measured) => self.keep_measured(identity, &measured, entry.started_at).await,
+                None => None,
+            };
+            let failure = finish_step(&mut entry, rendered, outcome, judged);
             entry.finished_at = Some(Utc::now());
             recorder
                 .update(|record| {
@@ -244,7 +279,7 @@ impl Executor {
                 })
                 .await;
             if let Some(message) = failure {
-                return Some(Failure { index, message });
+                return Some(Failure { index, message, aborts });
             }
         }
         None
@@ -254,6 +289,8 @@ impl Executor {
 struct Failure {
     index: usize,
     message: String,
+    /// The step failed as a health gate: the trial is `Aborted`, not `Failed`.
+    aborts: bool,
 }
 
 /// How a trial ends that was stopped, for each reason.
@@ -267,8 +304,14 @@ fn stopped_ending(reason: StopReason) -> (TrialStatus, String) {
     }
 }
 
-/// Fills a step's record from its action's outcome; returns why it failed, if it did.
-fn finish_step(entry: &mut StepRecord, rendered: &Rendered, outcome: Result<Value, ActionError>) -> Option<String> {
+/// Fills a step's record from its action's outcome; returns why it failed, if it did. `judged` is what a load's
+/// goals (or keeping its figures) found wrong, which fails a step whose expectations held.
+fn finish_step(
+    entry: &mut StepRecord,
+    rendered: &Rendered,
+    outcome: Result<Value, ActionError>,
+    judged: Option<String>,
+) -> Option<String> {
     let secrets = Value::Object(rendered.arguments.clone());
     let failure = match outcome {
         Ok(result) => {
@@ -279,7 +322,7 @@ fn finish_step(entry: &mut StepRecord, rendered: &Rendered, outcome: Result<Valu
                 if !rendered.expect.is_empty() {
                     entry.logs.push(log_line("INFO", "Succeeded. All expectations passed."));
                 }
-                None
+                judged
             } else {
                 Some(format!("expectation failed: {}", failed.join("; ")))
             }
@@ -290,7 +333,14 @@ fn finish_step(entry: &mut StepRecord, rendered: &Rendered, outcome: Result<Valu
             entry.logs.push(log_line("WARN", "Cancelled."));
             return Some("cancelled: the trial was stopped".to_owned());
         }
-        Err(ActionError::Failed { message, result }) => {
+        Err(ActionError::Interrupted { result }) => {
+            entry.result = result.as_ref().map(redact::redact);
+            entry.outcome = StepOutcome::Cancelled;
+            entry.error = Some("interrupted: the trial was stopped".to_owned());
+            entry.logs.push(log_line("WARN", "Interrupted by the stop; it wound down first."));
+            return Some("interrupted: the trial was stopped".to_owned());
+        }
+        Err(ActionError::Failed { message, result } | ActionError::GateFailed { message, result }) => {
             entry.result = result.as_ref().map(redact::redact);
             Some(message)
         }

@@ -211,6 +211,7 @@ impl Definition {
         steps::validate_phase("pre_steps", &self.pre_steps)?;
         steps::validate_phase("steps", &self.steps)?;
         steps::validate_phase("post_steps", &self.post_steps)?;
+        steps::validate_load(self)?;
         crate::webhooks::validate_targets("notify", &self.notify)?;
         if let Some(misarch) = &self.misarch {
             crate::misarch::definition::check(misarch).map_err(invalid_misarch)?;

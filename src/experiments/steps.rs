@@ -28,7 +28,11 @@ pub struct Step {
     /// What the step does, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
-    /// The action, `<namespace>.<function>`: `cm.http_probe`, `cm.http_request` or `cm.wait`.
+    /// The action, `<namespace>.<function>` (docs/trials.md#actions has each one's arguments and an example):
+    /// `cm.http_probe` and `cm.http_request` (`url`, `method`, `headers`, `body`, `timeout`), `cm.wait`
+    /// (`time_in_seconds`), `load.http` (`rate` or `ramp`, `duration`, `requests`, `goals`, …; its figures become
+    /// the trial's metrics), `chaostoolkit.run` (`experiment`, `vars`, `timeout`, `rollback_strategy`; the real
+    /// `chaos` CLI, judged by its journal) and `prometheus.query` (`query`, `range`, `step`, `url`, `timeout`).
     #[serde(rename = "do")]
     pub action: String,
     /// The action's arguments. Any value may be a `{{ parameter }}` template.
@@ -59,6 +63,32 @@ pub fn validate_phase(phase: &str, steps: &[Step]) -> Result<()> {
     }
     for (index, step) in steps.iter().enumerate() {
         validate_step(&format!("{phase}[{index}]"), step)?;
+    }
+    Ok(())
+}
+
+/// `load.http` measures the trial's metrics, so there is one at most, among the `steps` (a health gate or a
+/// clean-up is no load), and none beside a `misarch` section, whose Gatling run measures them.
+pub fn validate_load(definition: &super::Definition) -> Result<()> {
+    let loads = |steps: &[Step]| -> Vec<usize> {
+        steps.iter().enumerate().filter(|(_, step)| step.action == actions::LOAD_HTTP).map(|(index, _)| index).collect()
+    };
+    for (phase, steps) in [("pre_steps", &definition.pre_steps), ("post_steps", &definition.post_steps)] {
+        if let Some(index) = loads(steps).first() {
+            let message = format!("{} runs only among the steps, not in {phase}", actions::LOAD_HTTP);
+            return Err(Error::invalid("misplaced_load", format!("{phase}[{index}].do"), message));
+        }
+    }
+    let in_steps = loads(&definition.steps);
+    if let Some(index) = in_steps.get(1) {
+        let message =
+            format!("an experiment has at most one {} step: its figures are the trial's metrics", actions::LOAD_HTTP);
+        return Err(Error::invalid("misplaced_load", format!("steps[{index}].do"), message));
+    }
+    if let (Some(index), Some(_)) = (in_steps.first(), &definition.misarch) {
+        let message =
+            format!("{} cannot run beside a misarch section, whose Gatling run measures the trial", actions::LOAD_HTTP);
+        return Err(Error::invalid("misplaced_load", format!("steps[{index}].do"), message));
     }
     Ok(())
 }

@@ -350,6 +350,25 @@ pub fn start_worker_full(
     webhooks: eris::webhooks::delivery::WebhookConfig,
     misarch: eris::misarch::settings::MisarchSettings,
 ) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    let actions = eris::actions::ActionContext::new(Duration::from_secs(5));
+    spawn_worker(db, wakeups, webhooks, misarch, actions)
+}
+
+/// A worker whose steps run with `actions` (a `chaos` CLI, a Prometheus).
+pub fn start_worker_acting(
+    db: &Db,
+    actions: eris::actions::ActionContext,
+) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    spawn_worker(db, Default::default(), Default::default(), Default::default(), actions)
+}
+
+fn spawn_worker(
+    db: &Db,
+    wakeups: eris::wakeups::Wakeups,
+    webhooks: eris::webhooks::delivery::WebhookConfig,
+    misarch: eris::misarch::settings::MisarchSettings,
+    actions: eris::actions::ActionContext,
+) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
     use eris::worker::{Worker, WorkerConfig};
     let config = WorkerConfig {
         lease_ttl: Duration::from_secs(2),
@@ -357,7 +376,7 @@ pub fn start_worker_full(
         poll_interval: Duration::from_millis(100),
     };
     let executor = eris::executor::Executor {
-        actions: eris::actions::ActionContext::new(Duration::from_secs(5)),
+        actions,
         misarch: eris::executor::misarch::MisarchRuntime { db: db.clone(), settings: std::sync::Arc::new(misarch) },
     };
     let worker = Worker::new(db.clone(), wakeups, config, executor).with_webhooks(webhooks);
