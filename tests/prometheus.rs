@@ -147,6 +147,47 @@ async fn queries_answer_with_numbers_that_expectations_check() {
 }
 
 #[tokio::test]
+async fn a_trial_keeps_the_series_it_collects() {
+    let Some(prometheus) = prometheus().await else { return };
+    for app in TestApp::all() {
+        let backend = app.backend();
+        let configured = ActionContext {
+            prometheus: Some(prometheus.url.parse().unwrap()),
+            ..ActionContext::new(Duration::from_secs(5))
+        };
+        let (shutdown, worker) = start_worker_acting(&app.db, configured);
+        let definition = json!({
+            "name": "collects",
+            "steps": [{"do": "cm.wait", "where": {"time_in_seconds": 2}}],
+            "collect": [
+                {"name": "errors", "query": "shop_error_ratio", "interval": 1},
+                {"name": "elsewhere", "query": "up", "url": "http://127.0.0.1:9"}
+            ]
+        });
+        let trial = app.run_experiment(definition, json!({})).await;
+        let ended = app.wait_for_end(&trial).await;
+        shutdown.cancel();
+        worker.await.unwrap();
+        assert_eq!(
+            ended["status"], "Succeeded",
+            "{backend}: a series that cannot be read changes no verdict: {ended:#}"
+        );
+        let collected = &ended["trial_record"]["collected"];
+        assert_eq!(collected[0]["name"], "errors", "{backend}: {collected:#}");
+        let series = &collected[0]["series"];
+        assert_eq!(
+            (series["result_type"].clone(), series["max"].clone(), series["count"].clone()),
+            (json!("matrix"), json!(0.25), json!(2))
+        );
+        assert!(series["series"][0]["values"].as_array().unwrap().len() >= 2, "a point a second: {series:#}");
+        assert!(
+            collected[1]["error"].as_str().unwrap().starts_with("Prometheus at http://127.0.0.1:9/ did not answer"),
+            "{collected:#}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn without_a_prometheus_the_step_says_what_to_set() {
     for app in TestApp::all() {
         let (shutdown, worker) = start_worker_acting(&app.db, ActionContext::new(Duration::from_secs(5)));
@@ -175,6 +216,21 @@ async fn prometheus_steps_are_checked_when_the_experiment_is_written() {
         (step(json!({"query": "up", "url": "ftp://x"})), "invalid_argument", "steps[0].where.url"),
         (step(json!({"range": 5})), "missing_argument", "steps[0].where.query"),
         (step(json!({"query": "up", "at": 5})), "unknown_argument", "steps[0].where.at"),
+        (
+            json!({"name": "c", "steps": [], "collect": [{"name": "a", "query": "up", "interval": 0}]}),
+            "invalid_collect",
+            "collect[0].interval",
+        ),
+        (
+            json!({"name": "c", "steps": [], "collect": [{"name": "a", "query": "up"}, {"name": "a", "query": "up"}]}),
+            "invalid_collect",
+            "collect[1].name",
+        ),
+        (
+            json!({"name": "c", "steps": [], "collect": [{"name": "a", "query": " "}]}),
+            "invalid_collect",
+            "collect[0].query",
+        ),
     ];
     for app in TestApp::all() {
         for (body, code, field) in &cases {

@@ -9,7 +9,7 @@ mod arguments;
 pub mod chaostoolkit;
 mod http;
 mod load;
-mod prometheus;
+pub mod prometheus;
 mod wait;
 
 use std::time::Duration;

@@ -76,7 +76,7 @@ impl<S: Stage> PrometheusArguments<S> {
 }
 
 /// Where Prometheus is, for a step that names none.
-pub fn base_url(step: Option<HttpUrl>, ctx: &ActionContext) -> Result<Url, ActionError> {
+fn base_url(step: Option<HttpUrl>, ctx: &ActionContext) -> Result<Url, ActionError> {
     match (step, &ctx.prometheus) {
         (Some(HttpUrl(url)), _) => Ok(url),
         (None, Some(url)) => Ok(url.clone()),
@@ -90,28 +90,61 @@ pub fn base_url(step: Option<HttpUrl>, ctx: &ActionContext) -> Result<Url, Actio
 pub async fn run(arguments: PrometheusArguments<Rendered>, ctx: &ActionContext) -> Result<Value, ActionError> {
     let base = base_url(arguments.url, ctx)?;
     let Query(query) = arguments.query;
+    let now = chrono::Utc::now();
+    let timeout = arguments.timeout.map_or(ctx.default_timeout, |StepTimeout(timeout)| timeout);
+    let window = match arguments.range {
+        Some(Window(range)) => {
+            let step = arguments.step.map_or_else(|| (range / 100).max(Duration::from_secs(1)), |Window(step)| step);
+            Some((now - chrono::Duration::from_std(range).unwrap_or_default(), step))
+        }
+        None => None,
+    };
+    ask(ctx, &base, &query, window.map(|(start, step)| (start, now, step)), now, timeout).await
+}
+
+/// The series of `query` from `start` to `end` at `step`, for an experiment's `collect` list; `url` or
+/// `ERIS_PROMETHEUS_URL`. The error is a sentence for the record.
+pub async fn range(
+    ctx: &ActionContext,
+    url: Option<&Url>,
+    query: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    step: Duration,
+) -> Result<Value, String> {
+    let base = base_url(url.cloned().map(HttpUrl), ctx).map_err(|error| error.to_string())?;
+    ask(ctx, &base, query, Some((start, end, step)), end, ctx.default_timeout).await.map_err(|error| error.to_string())
+}
+
+/// One query: instant at `at`, or over `window` (start, end, step).
+async fn ask(
+    ctx: &ActionContext,
+    base: &Url,
+    query: &str,
+    window: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>, Duration)>,
+    at: chrono::DateTime<chrono::Utc>,
+    timeout: Duration,
+) -> Result<Value, ActionError> {
     let mut url = base.clone();
-    let path = if arguments.range.is_some() { "api/v1/query_range" } else { "api/v1/query" };
+    let path = if window.is_some() { "api/v1/query_range" } else { "api/v1/query" };
     let joined = format!("{}/{path}", url.path().trim_end_matches('/'));
     url.set_path(&joined);
-    let now = chrono::Utc::now();
-    let mut form: Vec<(&str, String)> = vec![("query", query.clone())];
-    if let Some(Window(range)) = arguments.range {
-        let step = arguments.step.map_or_else(|| (range / 100).max(Duration::from_secs(1)), |Window(step)| step);
-        if range.as_secs_f64() / step.as_secs_f64() > MAX_POINTS {
-            return Err(ActionError::Failed {
-                message: format!("the range of {range:?} at a step of {step:?} is more than {MAX_POINTS} points"),
-                result: None,
-            });
+    let mut form: Vec<(&str, String)> = vec![("query", query.to_owned())];
+    match window {
+        Some((start, end, step)) => {
+            let span = (end - start).to_std().unwrap_or_default();
+            if span.as_secs_f64() / step.as_secs_f64() > MAX_POINTS {
+                return Err(ActionError::Failed {
+                    message: format!("the range of {span:?} at a step of {step:?} is more than {MAX_POINTS} points"),
+                    result: None,
+                });
+            }
+            form.push(("start", seconds_text(start)));
+            form.push(("end", seconds_text(end)));
+            form.push(("step", format!("{}", step.as_secs_f64())));
         }
-        let start = now - chrono::Duration::from_std(range).unwrap_or_default();
-        form.push(("start", seconds_text(start)));
-        form.push(("end", seconds_text(now)));
-        form.push(("step", format!("{}", step.as_secs_f64())));
-    } else {
-        form.push(("time", seconds_text(now)));
+        None => form.push(("time", seconds_text(at))),
     }
-    let timeout = arguments.timeout.map_or(ctx.default_timeout, |StepTimeout(timeout)| timeout);
     let started = std::time::Instant::now();
     let exchange = async {
         let body = serde_urlencoded::to_string(&form).unwrap_or_default();
@@ -152,7 +185,7 @@ pub async fn run(arguments: PrometheusArguments<Rendered>, ctx: &ActionContext) 
         return Err(ActionError::Failed { message, result: Some(answer) });
     }
     let mut result = read_data(&answer["data"]);
-    result["query"] = Value::String(query);
+    result["query"] = Value::String(query.to_owned());
     result["elapsed_ms"] = millis(started.elapsed()).into();
     if let Some(warnings) = answer.get("warnings") {
         result["warnings"] = warnings.clone();

@@ -29,6 +29,8 @@ pub struct ExperimentRow {
     pub notify: String,
     /// The API's JSON of the experiment, secrets masked, made when it was written (see `migrations/*/…_reads`).
     pub api_view: Option<String>,
+    /// The `collect` list, JSON (see `migrations/*/…_collect`).
+    pub collect: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

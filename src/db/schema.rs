@@ -18,6 +18,7 @@ diesel::table! {
         archived_at -> Nullable<Timestamp>,
         notify -> Text,
         api_view -> Nullable<Text>,
+        collect -> Text,
     }
 }
 

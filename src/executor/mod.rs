@@ -13,6 +13,7 @@
 //!
 //! A stop cancels the running step at once; the trial ends `Stopped` after its post_steps ran.
 
+mod collect;
 pub mod expect;
 mod load;
 pub mod misarch;
@@ -112,6 +113,7 @@ impl Executor {
         F: Future<Output = ()>,
     {
         let definition = trial.definition;
+        let started = Utc::now();
         let recorder = Recorder::new(trial.record, save);
         let parameters = template::merge(&[&definition.parameters, trial.parameters]);
         let phases = match render_all(definition, &parameters) {
@@ -177,6 +179,10 @@ impl Executor {
         // Clean-up runs whatever happened, and is not cut short by the stop that may have ended the steps.
         let cleanup = self.with_cancel(CancellationToken::new());
         let post_failure = self.run_phase(Phase::PostSteps, &post_steps, &cleanup, &recorder, &identity).await;
+        if !trial.recovering && !definition.collect.is_empty() {
+            let collected = collect::read(&cleanup, &definition.collect, started, Utc::now()).await;
+            recorder.update(|record| record.collected = collected).await;
+        }
         let (status, mut reason) = match ending {
             Some(ending) => ending,
             None if misarch_trial.is_some() => {

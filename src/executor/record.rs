@@ -81,6 +81,24 @@ pub struct TrialRecord {
     /// The MiSArch run, for trials of an experiment with a `misarch` section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub misarch: Option<MisarchRecord>,
+    /// The experiment's `collect` series over the whole trial, read from Prometheus when it ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collected: Vec<CollectedSeries>,
+}
+
+/// One collector's series over the trial: what `prometheus.query` gives for a range (`series`, `min`, `max`,
+/// `mean`, …), or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectedSeries {
+    pub name: String,
+    pub query: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub interval_secs: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The MiSArch run as it happened: its phases (pre-flight, reset, start, barrier, run, goals, export, cleanup)

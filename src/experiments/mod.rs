@@ -1,5 +1,6 @@
 //! Experiments: the catalogue of what can be run. Rules for writing, updating, archiving and purging them.
 
+pub mod collect;
 pub mod steps;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +11,7 @@ use uuid::Uuid;
 pub use steps::{JsonObject, Step};
 
 use crate::webhooks::NotifyTarget;
+pub use collect::Collector;
 
 use crate::db::experiments::{Archived, ExperimentFilter};
 use crate::db::page::{Page, PageRequest};
@@ -41,6 +43,9 @@ pub struct Definition {
     pub misarch: Option<MisarchExperiment>,
     #[serde(default)]
     pub notify: Vec<NotifyTarget>,
+    /// Prometheus series kept in each trial's record (a definition written before `collect` existed has none).
+    #[serde(default)]
+    pub collect: Vec<Collector>,
 }
 
 /// An experiment as the API returns it: values under secret-looking keys (in `parameters`, `metadata`, step
@@ -66,6 +71,8 @@ pub struct Experiment {
     pub misarch: Option<MisarchExperiment>,
     /// Webhooks told about this experiment's trials, besides those of `ERIS_WEBHOOK_URLS`.
     pub notify: Vec<NotifyTarget>,
+    /// Prometheus series kept in each trial's record, read over the whole trial when it has ended.
+    pub collect: Vec<Collector>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -111,6 +118,9 @@ pub struct ExperimentInput {
     /// Webhooks told about this experiment's trials: `[{"url": "https://…", "format": "json" | "slack"}]`.
     #[serde(default)]
     pub notify: Vec<NotifyTarget>,
+    /// Prometheus series kept in each trial's record: `[{"name", "query", "interval", "url"}]` (docs/trials.md).
+    #[serde(default)]
+    pub collect: Vec<Collector>,
 }
 
 /// The body of `PATCH /experiment/{id}`: each field given replaces that field; others stay.
@@ -132,6 +142,7 @@ pub struct ExperimentPatch {
     #[schema(value_type = Option<MisarchExperiment>)]
     pub misarch: Option<Option<JsonObject>>,
     pub notify: Option<Vec<NotifyTarget>>,
+    pub collect: Option<Vec<Collector>>,
 }
 
 impl TryFrom<ExperimentInput> for Definition {
@@ -148,18 +159,29 @@ impl TryFrom<ExperimentInput> for Definition {
             post_steps: input.post_steps,
             misarch: input.misarch.as_ref().map(parse_misarch).transpose()?,
             notify: input.notify,
+            collect: input.collect,
         })
     }
 }
 
 impl ExperimentPatch {
     fn apply(self, definition: &mut Definition) -> Result<()> {
-        let ExperimentPatch { name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify } =
-            self;
+        let ExperimentPatch {
+            name,
+            description,
+            metadata,
+            parameters,
+            pre_steps,
+            steps,
+            post_steps,
+            misarch,
+            notify,
+            collect,
+        } = self;
         let misarch = misarch.map(|misarch| misarch.as_ref().map(parse_misarch).transpose()).transpose()?;
-        apply_patch!(Parsed { name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify }
+        apply_patch!(Parsed { name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify, collect }
             => definition; Parsed {
-            name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify,
+            name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify, collect,
         });
         Ok(())
     }
@@ -176,6 +198,7 @@ struct Parsed {
     post_steps: Option<Vec<Step>>,
     misarch: Option<Option<MisarchExperiment>>,
     notify: Option<Vec<NotifyTarget>>,
+    collect: Option<Vec<Collector>>,
 }
 
 /// Reads the `misarch` member of a request; its rules are checked with the rest of the definition.
@@ -213,6 +236,7 @@ impl Definition {
         steps::validate_phase("post_steps", &self.post_steps)?;
         steps::validate_load(self)?;
         crate::webhooks::validate_targets("notify", &self.notify)?;
+        collect::validate(&self.collect)?;
         if let Some(misarch) = &self.misarch {
             crate::misarch::definition::check(misarch).map_err(invalid_misarch)?;
         }
@@ -229,6 +253,7 @@ impl Definition {
         row.post_steps = to_text(&self.post_steps);
         row.misarch = self.misarch.as_ref().map(to_text);
         row.notify = to_text(&self.notify);
+        row.collect = to_text(&self.collect);
     }
 }
 
@@ -244,6 +269,7 @@ impl ExperimentRow {
             post_steps: from_text(&self.post_steps)?,
             misarch: from_optional_text(self.misarch.as_deref())?,
             notify: from_text(&self.notify)?,
+            collect: from_text(&self.collect)?,
         })
     }
 
@@ -270,6 +296,7 @@ impl TryFrom<ExperimentRow> for Experiment {
             post_steps: definition.post_steps,
             misarch: definition.misarch,
             notify: definition.notify,
+            collect: definition.collect,
             created_by: row.created_by,
             created_at: time::from_db(row.created_at),
             updated_at: time::from_db(row.updated_at),
@@ -328,6 +355,7 @@ pub(crate) fn insert(conn: &mut db::DbConnection, definition: &Definition, actor
         revision: 1,
         archived_at: None,
         notify: String::new(),
+        collect: String::new(),
         api_view: None,
     };
     definition.write_into(&mut row);

@@ -148,6 +148,7 @@ fn experiment_input(key: &VersionKey, test_name: &str, misarch: Option<&MisarchE
         post_steps: Vec::new(),
         misarch: misarch.map(misarch_object),
         notify: Vec::new(),
+        collect: Vec::new(),
     }
 }
 
