@@ -260,6 +260,7 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
             actions: ActionContext {
                 chaos_cli: config.chaos_cli.clone(),
                 prometheus: config.prometheus_url.clone(),
+                configurator: config.misarch.configurator.clone(),
                 ..ActionContext::new(config.step_timeout)
             },
             misarch: MisarchRuntime { db: db.clone(), settings: std::sync::Arc::new(config.misarch.clone()) },

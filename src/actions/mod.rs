@@ -9,6 +9,7 @@ mod arguments;
 pub mod chaostoolkit;
 mod http;
 mod load;
+pub mod misarch;
 pub mod prometheus;
 mod wait;
 
@@ -21,6 +22,7 @@ use arguments::{Rendered, Stage, Written};
 use chaostoolkit::ChaosArguments;
 use http::{HttpAction, HttpArguments};
 use load::LoadArguments;
+use misarch::{ResetArguments, SetArguments};
 use prometheus::PrometheusArguments;
 use wait::WaitArguments;
 
@@ -38,9 +40,13 @@ pub const LOAD_HTTP: &str = "load.http";
 /// The real `chaos` CLI on a Chaos Toolkit experiment, its verdict read from the journal.
 pub const CHAOSTOOLKIT_RUN: &str = "chaostoolkit.run";
 const PROMETHEUS_QUERY: &str = "prometheus.query";
+/// A failure variable set through the configurator; reset after the post steps unless a step reset it.
+pub const MISARCH_SET: &str = "misarch.set";
+pub const MISARCH_RESET: &str = "misarch.reset";
 
 /// The names of the actions eris can run.
-pub const NAMES: [&str; 6] = [HTTP_PROBE, HTTP_REQUEST, WAIT, LOAD_HTTP, CHAOSTOOLKIT_RUN, PROMETHEUS_QUERY];
+pub const NAMES: [&str; 8] =
+    [HTTP_PROBE, HTTP_REQUEST, WAIT, LOAD_HTTP, CHAOSTOOLKIT_RUN, PROMETHEUS_QUERY, MISARCH_SET, MISARCH_RESET];
 
 /// An action with its arguments, read at a [`Stage`].
 enum Action<S: Stage> {
@@ -56,6 +62,10 @@ enum Action<S: Stage> {
     ChaosToolkitRun(ChaosArguments<S>),
     /// A PromQL query.
     PrometheusQuery(PrometheusArguments<S>),
+    /// One failure variable set through the configurator.
+    MisarchSet(SetArguments<S>),
+    /// Failure variables reset through the configurator.
+    MisarchReset(ResetArguments<S>),
 }
 
 impl<S: Stage> Action<S> {
@@ -72,6 +82,14 @@ impl<S: Stage> Action<S> {
             PROMETHEUS_QUERY => arguments::parse(PROMETHEUS_QUERY, given)
                 .and_then(PrometheusArguments::check)
                 .map(Self::PrometheusQuery),
+            MISARCH_SET => {
+                let arguments = arguments::parse(MISARCH_SET, given)?;
+                misarch::check_set(given).map(|()| Self::MisarchSet(arguments))
+            }
+            MISARCH_RESET => {
+                let arguments = arguments::parse(MISARCH_RESET, given)?;
+                misarch::check_reset(given).map(|()| Self::MisarchReset(arguments))
+            }
             _ => Err(ArgumentError::UnknownAction(name.to_owned())),
         }
     }
@@ -85,6 +103,8 @@ impl Action<Rendered> {
             Self::Wait(arguments) => wait::run(arguments, ctx).await,
             Self::ChaosToolkitRun(arguments) => chaostoolkit::run(arguments, ctx).await,
             Self::PrometheusQuery(arguments) => prometheus::run(arguments, ctx).await,
+            Self::MisarchSet(arguments) => misarch::run_set(arguments, ctx).await,
+            Self::MisarchReset(arguments) => misarch::run_reset(arguments, ctx).await,
             Self::LoadHttp(arguments) => {
                 let (result, measured) = load::run(arguments, ctx).await?;
                 return Ok(Output { result, measured: Some(Box::new(measured)) });
@@ -164,6 +184,8 @@ pub struct ActionContext {
     pub chaos_cli: std::path::PathBuf,
     /// Where `prometheus.query` asks when its step names no URL (`ERIS_PROMETHEUS_URL`).
     pub prometheus: Option<reqwest::Url>,
+    /// The MiSArch configurator of `misarch.set` and `misarch.reset` (`ERIS_MISARCH_CONFIG_URL`).
+    pub configurator: Option<reqwest::Url>,
 }
 
 impl ActionContext {
@@ -178,6 +200,7 @@ impl ActionContext {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             chaos_cli: std::path::PathBuf::from(chaostoolkit::DEFAULT_CLI),
             prometheus: None,
+            configurator: None,
         }
     }
 }

@@ -533,7 +533,7 @@ fn messages_name_the_catalogue() {
     let error = check("cm.nap", &JsonObject::new()).expect_err("unknown");
     assert_eq!(
         error.to_string(),
-        "unknown action 'cm.nap'; eris can run: cm.http_probe, cm.http_request, cm.wait, load.http, chaostoolkit.run, prometheus.query"
+        "unknown action 'cm.nap'; eris can run: cm.http_probe, cm.http_request, cm.wait, load.http, chaostoolkit.run, prometheus.query, misarch.set, misarch.reset"
     );
     let error = check("cm.http_probe", &args(json!({"url": "http://x", "tmeout": 1}))).expect_err("unknown");
     assert_eq!(

@@ -18,6 +18,7 @@ pub mod expect;
 mod load;
 pub mod misarch;
 pub mod record;
+mod resets;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -179,6 +180,21 @@ impl Executor {
         // Clean-up runs whatever happened, and is not cut short by the stop that may have ended the steps.
         let cleanup = self.with_cancel(CancellationToken::new());
         let post_failure = self.run_phase(Phase::PostSteps, &post_steps, &cleanup, &recorder, &identity).await;
+        // After the post steps, which may reset what they like: nothing a step set outlives the trial.
+        let left_set = resets::still_set(&recorder.snapshot().await);
+        let reset_failures: Vec<String> = if left_set.is_empty() {
+            Vec::new()
+        } else {
+            let done = resets::reset(&cleanup, left_set).await;
+            let failures = done
+                .iter()
+                .filter_map(|reset| {
+                    reset.error.as_ref().map(|error| format!("{} {}: {error}", reset.service, reset.variable))
+                })
+                .collect();
+            recorder.update(|record| record.resets.extend(done)).await;
+            failures
+        };
         if !trial.recovering && !definition.collect.is_empty() {
             let collected = collect::read(&cleanup, &definition.collect, started, Utc::now()).await;
             recorder.update(|record| record.collected = collected).await;
@@ -199,6 +215,13 @@ impl Executor {
                 if status == TrialStatus::Succeeded { TrialStatus::Failed } else { status }
             }
             None => status,
+        };
+        // A fault left injected is a failure of the trial, whatever the steps found.
+        let status = if reset_failures.is_empty() {
+            status
+        } else {
+            reason = format!("{reason}; and the configurator reset failed: {}", reset_failures.join("; "));
+            if status == TrialStatus::Succeeded { TrialStatus::Failed } else { status }
         };
         let level = if status == TrialStatus::Succeeded { "INFO" } else { "ERROR" };
         let mut record = recorder.into_record();

@@ -84,6 +84,21 @@ pub struct TrialRecord {
     /// The experiment's `collect` series over the whole trial, read from Prometheus when it ended.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub collected: Vec<CollectedSeries>,
+    /// The failure variables `misarch.set` steps left set, reset after the post steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resets: Vec<VariableReset>,
+}
+
+/// One failure variable reset by the clean-up, or why it could not be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariableReset {
+    pub service: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
+    pub variable: String,
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One collector's series over the trial: what `prometheus.query` gives for a range (`series`, `min`, `max`,

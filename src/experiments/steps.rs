@@ -32,7 +32,9 @@ pub struct Step {
     /// `cm.http_probe` and `cm.http_request` (`url`, `method`, `headers`, `body`, `timeout`), `cm.wait`
     /// (`time_in_seconds`), `load.http` (`rate` or `ramp`, `duration`, `requests`, `goals`, …; its figures become
     /// the trial's metrics), `chaostoolkit.run` (`experiment`, `vars`, `timeout`, `rollback_strategy`; the real
-    /// `chaos` CLI, judged by its journal) and `prometheus.query` (`query`, `range`, `step`, `url`, `timeout`).
+    /// `chaos` CLI, judged by its journal), `prometheus.query` (`query`, `range`, `step`, `url`, `timeout`), and
+    /// `misarch.set` / `misarch.reset` (`service`, `variable`, `value`, `replica`; through the MiSArch configurator,
+    /// reset after the post steps).
     #[serde(rename = "do")]
     pub action: String,
     /// The action's arguments. Any value may be a `{{ parameter }}` template.

@@ -299,6 +299,29 @@ fn variable_body<T: Serialize>(value: &Option<T>) -> String {
     json_text(&VariableValue { value })
 }
 
+/// One variable of one service, or of one of its replicas, set to `value` (`null` resets it to its default): the
+/// configurator call of a `misarch.set` or `misarch.reset` step. `variable` is the configurator's name for it.
+pub fn set_variable(
+    service: &str,
+    replica: Option<&str>,
+    variable: &str,
+    value: &serde_json::Value,
+) -> ComponentRequest {
+    let body = json_text(&serde_json::json!({ "value": value }));
+    match replica {
+        None => put_variable(service, variable, body),
+        Some(replica) => {
+            let path = format!(
+                "/configuration/{}/replicas/{}/variables/{}",
+                path_segment(service),
+                path_segment(replica),
+                path_segment(variable)
+            );
+            ComponentRequest::new(Method::PUT, path).with_body(JSON, body)
+        }
+    }
+}
+
 fn put_variable(service: &str, variable: &str, body: String) -> ComponentRequest {
     let path = format!("/configuration/{}/variables/{}", path_segment(service), path_segment(variable));
     ComponentRequest::new(Method::PUT, path).with_body(JSON, body)

@@ -397,7 +397,12 @@ impl FakeConfigurator {
                     .path
                     .strip_prefix("/configuration/")
                     .and_then(|rest| rest.split_once("/variables/"))
-                    .filter(|(service, variable)| !service.contains('/') && !variable.contains('/'));
+                    .filter(|(service, variable)| {
+                        // A service, or one replica of it: `{service}/replicas/{replica}`.
+                        let parts = service.split('/').count();
+                        (parts == 1 || (parts == 3 && service.split('/').nth(1) == Some("replicas")))
+                            && !variable.contains('/')
+                    });
                 match (request.method.as_str(), request.path.as_str(), variable_path) {
                     ("GET", "/health", _) => json_response(StatusCode::OK, json!({"status": "OK"})),
                     ("GET", "/configuration/names", _) => {
@@ -455,6 +460,11 @@ fn put_variable(
     let Some(value) = parsed.get("value").cloned() else {
         return StatusCode::BAD_REQUEST.into_response();
     };
+    // A replica's variable is kept as `{service}@{replica}`.
+    let (service, kept_as) = match service.split_once("/replicas/") {
+        Some((service, replica)) => (service, format!("{service}@{replica}")),
+        None => (service, service.to_owned()),
+    };
     if !services.iter().any(|known| known == service) {
         return (StatusCode::NOT_FOUND, format!("Service configuration with name \"{service}\" not found."))
             .into_response();
@@ -469,7 +479,7 @@ fn put_variable(
         return (StatusCode::BAD_REQUEST, format!("[{variable}] Validation failed: {violation}")).into_response();
     }
     let mut variables = variables.lock().unwrap();
-    variables.insert((service.to_owned(), variable.to_owned()), value);
+    variables.insert((kept_as, variable.to_owned()), value);
     // A registered service has all four sidecar variables, at their default (null) until set.
     let global_variables: Vec<Value> = SIDECAR_VARIABLES
         .iter()

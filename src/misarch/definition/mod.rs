@@ -265,6 +265,41 @@ pub fn check(experiment: &MisarchExperiment) -> Result<(), DefinitionError> {
     rules::check(experiment)
 }
 
+/// The failure variables as a failure entry names them, each with the configurator's (sidecar's) name for it.
+pub const VARIABLE_NAMES: [(&str, &str); 4] = [
+    ("pubSubDeterioration", "pubsubDeterioration"),
+    ("serviceInvocationDeterioration", "serviceInvocationDeterioration"),
+    ("artificialMemoryUsage", "artificialMemoryUsage"),
+    ("artificialCPUUsage", "artificialCPUUsage"),
+];
+
+/// Checks one variable's value for one service as a failure entry's (`{"name": service, variable: value}`) would
+/// be checked in the failure timeline; `variable` is a failure entry's name for it (see [`VARIABLE_NAMES`]). A
+/// problem's `field` is `service`, or `value` and the path within it (`value[0].delayProbability`).
+pub fn check_variable(service: &str, variable: &str, value: &Value) -> Result<(), DefinitionError> {
+    let mut entry = Map::new();
+    entry.insert("name".to_owned(), Value::String(service.to_owned()));
+    entry.insert(variable.to_owned(), value.clone());
+    let rename = |field: &str| -> String {
+        match field.strip_prefix(variable) {
+            Some(rest) => format!("value{rest}"),
+            None if field == "name" => "service".to_owned(),
+            None => field.to_owned(),
+        }
+    };
+    let parsed: FailureEntry = serde_path_to_error::deserialize(&Value::Object(entry)).map_err(|error| {
+        let field = rename(&error.path().to_string());
+        DefinitionError { field, message: error.into_inner().to_string() }
+    })?;
+    rules::check_failure_entry(&parsed, "")
+        .map_err(|error| DefinitionError { field: rename(error.field.trim_start_matches('.')), message: error.message })
+}
+
+/// Checks a service's name as the failure timeline does; the problem's `field` is `service`.
+pub fn check_service(name: &str) -> Result<(), DefinitionError> {
+    rules::validate_service_name(name, "service")
+}
+
 /// Reads and checks `misarch` completely and returns it parsed.
 pub fn validate(misarch: &Map<String, Value>) -> Result<MisarchExperiment, DefinitionError> {
     let experiment = parse(misarch)?;

@@ -154,7 +154,7 @@ fn check_failure_set(set: &FailureSet, path: &str) -> Result<(), DefinitionError
     in_range(set.pauses.after.into(), &format!("{path}.pauses.after"), 0, INT_MAX)
 }
 
-fn check_failure_entry(entry: &FailureEntry, path: &str) -> Result<(), DefinitionError> {
+pub(super) fn check_failure_entry(entry: &FailureEntry, path: &str) -> Result<(), DefinitionError> {
     validate_service_name(&entry.name, &format!("{path}.name"))?;
     if let Some(rule) = &entry.pub_sub_deterioration {
         check_pub_sub(rule, &format!("{path}.pubSubDeterioration"))?;
@@ -459,7 +459,7 @@ fn decode_base64_text(encoded: &str, path: &str) -> Result<String, DefinitionErr
 
 /// The name is a path segment of the configurator's API (`/configuration/{service}/…`) and a sidecar's
 /// `SERVICE_NAME`: MiSArch's are lower-case words such as "shoppingcart".
-fn validate_service_name(name: &str, path: &str) -> Result<(), DefinitionError> {
+pub(super) fn validate_service_name(name: &str, path: &str) -> Result<(), DefinitionError> {
     let valid = name.len() <= MAX_SERVICE_NAME_CHARS
         && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
