@@ -278,6 +278,36 @@ async fn a_misarch_run_against_the_real_chaos_toolkit_executor_and_configurator(
     assert_eq!(aborted["status"], "Aborted", "{aborted}");
     assert!(aborted["status_reason"].as_str().unwrap().contains("does not know the service(s) inventory"));
 
+    // 3b. misarch.set and misarch.reset steps against the real configurator: its ajv takes the values, and what
+    //     the steps left set is reset after the post steps, as the configurator's own state shows.
+    let slow = json!([{"path": "/", "delay": 250, "delayProbability": 1.0, "errorProbability": 0.0}]);
+    let definition = json!({"name": "configurator steps", "steps": [
+        {"do": "misarch.set", "where": {"service": "catalog", "variable": "serviceInvocationDeterioration", "value": slow}},
+        {"do": "misarch.set", "where": {"service": "gateway", "variable": "artificialMemoryUsage", "value": 1_048_576}},
+        {"do": "misarch.reset", "where": {"service": "gateway"}}
+    ]});
+    let id = app.run_experiment(definition, json!({})).await;
+    let ended = app.wait_for_end(&id).await;
+    assert_eq!(ended["status"], "Succeeded", "{ended:#}");
+    let resets = &ended["trial_record"]["resets"];
+    assert_eq!(resets.as_array().unwrap().len(), 1, "{resets}");
+    assert_eq!(
+        (resets[0]["service"].clone(), resets[0]["variable"].clone()),
+        (json!("catalog"), json!("serviceInvocationDeterioration"))
+    );
+    let client = eris::http_client::build();
+    let variables = format!("{}/configuration/catalog/variables", components.printed("MISARCH_CONFIG_URL"));
+    let state: Value =
+        serde_json::from_str(&client.get(&variables).send().await.unwrap().text().await.unwrap()).unwrap();
+    let rule = state.as_array().unwrap().iter().find(|variable| variable["key"] == "serviceInvocationDeterioration");
+    assert_eq!(
+        rule.map(|variable| variable["value"].clone()),
+        Some(Value::Null),
+        "reset on the real configurator: {state}"
+    );
+    let events = std::fs::read_to_string(components.printed("DAPR_EVENTS")).unwrap();
+    assert!(events.contains(r#""delay": 250"#), "the set was published: {events}");
+
     // 4. The configurator restarts between two failure sets: the second cannot be applied (the restarted
     //    configurator knows no service), and the trial fails at once, with a short reason, not at its deadline.
     let mut restarting = experiment("catalog", vec![quick_action()], vec![]);

@@ -350,7 +350,11 @@ pub fn start_worker_full(
     webhooks: eris::webhooks::delivery::WebhookConfig,
     misarch: eris::misarch::settings::MisarchSettings,
 ) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
-    let actions = eris::actions::ActionContext::new(Duration::from_secs(5));
+    // The configurator of `misarch.set` steps is the MiSArch run's, as `eris serve` sets it.
+    let actions = eris::actions::ActionContext {
+        configurator: misarch.configurator.clone(),
+        ..eris::actions::ActionContext::new(Duration::from_secs(5))
+    };
     spawn_worker(db, wakeups, webhooks, misarch, actions)
 }
 
