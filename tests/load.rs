@@ -7,7 +7,9 @@ mod common;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::{TestApp, start_worker, wait_until};
+use common::components::{FakeGrafana, FakeInflux, export_settings};
+use common::{TestApp, start_worker, start_worker_full, wait_until};
+use eris::misarch::settings::MisarchSettings;
 use serde_json::{Value, json};
 
 /// Serves the demo target on a loopback port; returns its base URL.
@@ -192,4 +194,38 @@ async fn a_stop_ends_a_load_at_once() {
         assert_eq!(ended["status"], "Stopped", "{}: {ended:#}", app.backend());
         assert_eq!(ended["trial_record"]["steps"][0]["outcome"], "cancelled");
     }
+}
+
+#[tokio::test]
+async fn a_loads_figures_go_to_influxdb_and_a_grafana_dashboard() {
+    let shop = demo_target().await;
+    let (grafana, influx) = (FakeGrafana::start(200).await, FakeInflux::start().await);
+    for app in TestApp::all() {
+        let (grafana_settings, influx_settings) = export_settings(&grafana, &influx);
+        let settings = MisarchSettings {
+            grafana: Some(grafana_settings),
+            influxdb: Some(influx_settings),
+            ..MisarchSettings::default()
+        };
+        let (shutdown, worker) = start_worker_full(&app.db, Default::default(), Default::default(), settings);
+        let definition = json!({"name": "exported", "steps": [{"do": "load.http", "where": {
+            "rate": 10, "duration": 1, "requests": [{"name": "browse", "url": format!("{shop}/products")}],
+            "goals": [{"metric": "max response time", "threshold": 5000, "color": "red"}]}}]});
+        let trial = app.run_experiment(definition, json!({})).await;
+        let ended = app.wait_for_end(&trial).await;
+        shutdown.cancel();
+        worker.await.unwrap();
+        let backend = app.backend();
+        assert_eq!(ended["status"], "Succeeded", "{backend}: {ended:#}");
+        let dashboard = ended["grafana_url"].as_str().unwrap_or_default();
+        assert!(dashboard.starts_with("https://grafana.example.com/d/"), "{backend}: {ended:#}");
+        let export = &ended["trial_record"]["steps"][0]["result"]["export"];
+        assert_eq!(export["grafana"]["dashboard"], dashboard, "{export}");
+        assert!(export["influxdb"]["lines"].as_u64().unwrap() > 10, "{export}");
+        let report = app.get(&format!("/api/v1/trial/{trial}/report")).await.expect_status(StatusCode::OK).json();
+        assert_eq!(report["grafana_url"], dashboard, "{report:#}");
+    }
+    let written: Vec<String> = influx.requests().iter().map(|request| request.body.clone()).collect();
+    assert!(written.iter().all(|lines| lines.contains("trial=")), "every line is tagged with its trial");
+    assert_eq!(grafana.requests().len(), 2, "one dashboard per trial and backend");
 }

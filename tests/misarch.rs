@@ -13,12 +13,11 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use common::components::{
-    FakeChaosToolkit, FakeConfigurator, FakeGatling, FakeGrafana, FakeInflux, GatlingBehaviour, real_report_body,
-    unreachable_url,
+    FakeChaosToolkit, FakeConfigurator, FakeGatling, FakeGrafana, FakeInflux, GatlingBehaviour, export_settings,
+    real_report_body, unreachable_url,
 };
 use common::{TestApp, start_worker_full, wait_until};
-use eris::misarch::settings::{GrafanaAuth, GrafanaSettings, InfluxSettings, MisarchSettings};
-use secrecy::SecretString;
+use eris::misarch::settings::MisarchSettings;
 
 const FAILURE_VARIABLES: [&str; 4] =
     ["pubsubDeterioration", "serviceInvocationDeterioration", "artificialMemoryUsage", "artificialCPUUsage"];
@@ -70,23 +69,13 @@ impl Rig {
         let influx = FakeInflux::start().await;
         let gatling_url = if options.gatling_down { unreachable_url().await } else { gatling.url.clone() };
         let url = |text: &str| Some(Url::parse(text).unwrap());
+        let (grafana_settings, influx_settings) = export_settings(&grafana, &influx);
         let settings = MisarchSettings {
             gatling: url(&gatling_url),
             chaos_toolkit: url(&chaos.url),
             configurator: url(&configurator.url),
-            grafana: Some(GrafanaSettings {
-                url: Url::parse(&grafana.url).unwrap(),
-                public_url: "https://grafana.example.com".into(),
-                auth: Some(GrafanaAuth::Token(SecretString::from("grafana-token"))),
-                datasource_uid: "influxdb_uid".into(),
-                bucket: "gatling".into(),
-            }),
-            influxdb: Some(InfluxSettings {
-                url: Url::parse(&influx.url).unwrap(),
-                token: Some(SecretString::from("influx-token")),
-                org: "misarch".into(),
-                bucket: "gatling".into(),
-            }),
+            grafana: Some(grafana_settings),
+            influxdb: Some(influx_settings),
             barrier_timeout: options.barrier_timeout,
             metrics_timeout: options.metrics_timeout,
             request_timeout: Duration::from_secs(5),

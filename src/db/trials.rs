@@ -255,6 +255,7 @@ pub fn store_load_results(
     metrics: &str,
     goals: &str,
     violations: &str,
+    grafana_url: Option<&str>,
     report: &str,
 ) -> Result<()> {
     diesel::update(trials::table.find(trial_id))
@@ -262,6 +263,7 @@ pub fn store_load_results(
             trials::metrics.eq(metrics),
             trials::goals.eq(goals),
             trials::violations.eq(violations),
+            trials::grafana_url.eq(grafana_url),
             trials::report.eq(report),
         ))
         .execute(conn)?;

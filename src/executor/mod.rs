@@ -293,10 +293,17 @@ impl Executor {
                 Ok(Output { result, measured }) => (Ok(result), measured),
                 Err(error) => (Err(error), None),
             };
-            // A load's figures are the trial's metrics, kept whatever its expectations say.
-            let judged = match measured {
-                Some(measured) => self.keep_measured(identity, &measured, entry.started_at).await,
-                None => None,
+            // A load's figures are the trial's metrics, kept (and exported) whatever its expectations say.
+            let (outcome, judged) = match measured {
+                Some(measured) => {
+                    let kept = self.keep_measured(identity, &measured, entry.started_at).await;
+                    let outcome = outcome.map(|mut result| {
+                        result["export"] = kept.exported;
+                        result
+                    });
+                    (outcome, kept.failure)
+                }
+                None => (outcome, None),
             };
             let failure = finish_step(&mut entry, rendered, outcome, judged);
             entry.finished_at = Some(Utc::now());

@@ -843,3 +843,27 @@ fn error_text(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// Settings that export to these fakes, as the tests' Grafana (`https://grafana.example.com`, a token) and
+/// InfluxDB (org `misarch`, bucket `gatling`, a token) expect.
+pub fn export_settings(
+    grafana: &FakeGrafana,
+    influx: &FakeInflux,
+) -> (eris::misarch::settings::GrafanaSettings, eris::misarch::settings::InfluxSettings) {
+    use eris::misarch::settings::{GrafanaAuth, GrafanaSettings, InfluxSettings};
+    use secrecy::SecretString;
+    let grafana = GrafanaSettings {
+        url: url::Url::parse(&grafana.url).unwrap(),
+        public_url: "https://grafana.example.com".into(),
+        auth: Some(GrafanaAuth::Token(SecretString::from("grafana-token"))),
+        datasource_uid: "influxdb_uid".into(),
+        bucket: "gatling".into(),
+    };
+    let influx = InfluxSettings {
+        url: url::Url::parse(&influx.url).unwrap(),
+        token: Some(SecretString::from("influx-token")),
+        org: "misarch".into(),
+        bucket: "gatling".into(),
+    };
+    (grafana, influx)
+}

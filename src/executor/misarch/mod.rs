@@ -30,7 +30,7 @@ mod evaluation;
 mod export;
 mod phase_record;
 mod phases;
-mod transport;
+pub(super) mod transport;
 mod workload;
 
 use std::future::Future;

@@ -19,14 +19,14 @@ const MAX_LOGGED_BODY: usize = 500;
 const ATTEMPTS: u32 = 3;
 
 /// One call to a component, Grafana or InfluxDB.
-pub(super) struct Call<'a> {
+pub(in crate::executor) struct Call<'a> {
     pub base: &'a Url,
     pub request: ComponentRequest,
     pub auth: Option<Auth<'a>>,
 }
 
 /// How a call signs in.
-pub(super) enum Auth<'a> {
+pub(in crate::executor) enum Auth<'a> {
     /// `Authorization: Bearer <token>` (a Grafana service account token).
     Bearer(&'a SecretString),
     /// HTTP basic authentication (a Grafana user).
@@ -36,7 +36,7 @@ pub(super) enum Auth<'a> {
 }
 
 /// What a component answered.
-pub(super) struct Answer {
+pub(in crate::executor) struct Answer {
     pub status: u16,
     pub body: String,
 }
@@ -55,12 +55,46 @@ pub(super) enum Stoppable {
 }
 
 impl Call<'_> {
+    /// Sends the call once, within `timeout`; the answer whatever its status, or why there is none.
+    pub(in crate::executor) async fn send_once(
+        &self,
+        http: &reqwest::Client,
+        timeout: Duration,
+    ) -> Result<Answer, String> {
+        let mut request = http.request(self.request.method.clone(), self.url()).timeout(timeout);
+        if let Some(content_type) = self.request.content_type {
+            request = request.header(CONTENT_TYPE, content_type);
+        }
+        request = match &self.auth {
+            Some(Auth::Bearer(token)) => request.bearer_auth(token.expose_secret()),
+            Some(Auth::Basic { user, password }) => request.basic_auth(user, Some(password.expose_secret())),
+            Some(Auth::InfluxToken(token)) => {
+                match HeaderValue::from_str(&format!("Token {}", token.expose_secret())) {
+                    Ok(mut value) => {
+                        value.set_sensitive(true);
+                        request.header(AUTHORIZATION, value)
+                    }
+                    // A token that cannot be a header value is sent without: InfluxDB then answers 401, which is logged.
+                    Err(_) => request,
+                }
+            }
+            None => request,
+        };
+        if let Some(body) = &self.request.body {
+            request = request.body(body.clone());
+        }
+        let response = request.send().await.map_err(|error| describe_error(&error))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        Ok(Answer { status, body })
+    }
+
     fn url(&self) -> String {
         format!("{}{}", self.base.as_str().trim_end_matches('/'), self.request.path_and_query)
     }
 
     /// `POST http://…/start-experiment?…`, for logs and errors.
-    pub fn described(&self) -> String {
+    pub(in crate::executor) fn described(&self) -> String {
         format!("{} {}", self.request.method, self.url())
     }
 }
@@ -76,35 +110,7 @@ where
 
     /// Sends one call; the answer whatever its status, or why there is none.
     pub(super) async fn send(&self, call: &Call<'_>, stoppable: Stoppable) -> Result<Answer, RunError> {
-        let mut request =
-            self.http.request(call.request.method.clone(), call.url()).timeout(self.settings().request_timeout);
-        if let Some(content_type) = call.request.content_type {
-            request = request.header(CONTENT_TYPE, content_type);
-        }
-        request = match &call.auth {
-            Some(Auth::Bearer(token)) => request.bearer_auth(token.expose_secret()),
-            Some(Auth::Basic { user, password }) => request.basic_auth(user, Some(password.expose_secret())),
-            Some(Auth::InfluxToken(token)) => {
-                match HeaderValue::from_str(&format!("Token {}", token.expose_secret())) {
-                    Ok(mut value) => {
-                        value.set_sensitive(true);
-                        request.header(AUTHORIZATION, value)
-                    }
-                    // A token that cannot be a header value is sent without: InfluxDB then answers 401, which is logged.
-                    Err(_) => request,
-                }
-            }
-            None => request,
-        };
-        if let Some(body) = &call.request.body {
-            request = request.body(body.clone());
-        }
-        let exchange = async {
-            let response = request.send().await.map_err(|error| describe_error(&error))?;
-            let status = response.status().as_u16();
-            let body = response.text().await.unwrap_or_default();
-            Ok(Answer { status, body })
-        };
+        let exchange = call.send_once(self.http, self.settings().request_timeout);
         let result = match stoppable {
             Stoppable::Yes => tokio::select! {
                 result = exchange => result,
