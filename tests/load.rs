@@ -229,3 +229,31 @@ async fn a_loads_figures_go_to_influxdb_and_a_grafana_dashboard() {
     assert!(written.iter().all(|lines| lines.contains("trial=")), "every line is tagged with its trial");
     assert_eq!(grafana.requests().len(), 2, "one dashboard per trial and backend");
 }
+
+#[tokio::test]
+async fn a_target_that_falls_behind_shows_in_the_latency() {
+    // One slot, 100 ms a request, 20 arrivals a second for 2 s: the target serves 10 a second, so arrivals queue
+    // for a slot. Measured from their due times, the last ones wait about 2 s; measured from when they were sent
+    // (coordinated omission), every request would look like 100 ms.
+    let shop = demo_target().await;
+    let http = eris::http_client::build();
+    let faults =
+        http.put(format!("{shop}/faults")).header("content-type", "application/json").body(r#"{"latency_ms": 100}"#);
+    assert!(faults.send().await.unwrap().status().is_success());
+    let app = TestApp::new(common::TestDatabase::sqlite());
+    let (shutdown, worker) = start_worker(&app.db);
+    let definition = json!({"name": "behind", "steps": [{"do": "load.http", "where": {
+        "rate": 20, "duration": 2, "max_in_flight": 1, "requests": [{"name": "browse", "url": format!("{shop}/products")}]}}]});
+    let trial = app.run_experiment(definition, json!({})).await;
+    let ended = app.wait_for_end(&trial).await;
+    shutdown.cancel();
+    worker.await.unwrap();
+    assert_eq!(ended["status"], "Succeeded", "{ended:#}");
+    let total = &ended["metrics"]["total"];
+    assert_eq!(total["numberOfRequests"]["total"], 40, "every arrival was sent: {total}");
+    assert!(total["minResponseTime"]["total"].as_f64().unwrap() >= 100.0, "{total}");
+    let p99 = total["percentiles4"]["total"].as_f64().unwrap();
+    assert!(p99 >= 1500.0, "the queue shows in the latency, p99 {p99} ms: {total}");
+    let lag = ended["trial_record"]["steps"][0]["result"]["generator"]["send_lag_max_ms"].as_f64().unwrap();
+    assert!(lag >= 1500.0, "the generator says how late it sent: {lag} ms");
+}
