@@ -82,6 +82,11 @@ async fn prometheus() -> Option<Prometheus> {
     Some(prometheus)
 }
 
+/// Steps that ask `prometheus` when they name no URL, as `ERIS_PROMETHEUS_URL` makes them.
+fn asking(prometheus: &Prometheus) -> ActionContext {
+    ActionContext { prometheus: Some(prometheus.url.parse().unwrap()), ..ActionContext::new(Duration::from_secs(5)) }
+}
+
 fn query(arguments: Value, expect: Value) -> Value {
     json!({"do": "prometheus.query", "where": arguments, "expect": expect})
 }
@@ -91,11 +96,7 @@ async fn queries_answer_with_numbers_that_expectations_check() {
     let Some(prometheus) = prometheus().await else { return };
     for app in TestApp::all() {
         let backend = app.backend();
-        let configured = ActionContext {
-            prometheus: Some(prometheus.url.parse().unwrap()),
-            ..ActionContext::new(Duration::from_secs(5))
-        };
-        let (shutdown, worker) = start_worker_acting(&app.db, configured);
+        let (shutdown, worker) = start_worker_acting(&app.db, asking(&prometheus));
         let checkout = "shop_error_ratio{service=\"checkout\"}";
         let held = app
             .run_experiment(
@@ -151,11 +152,7 @@ async fn a_trial_keeps_the_series_it_collects() {
     let Some(prometheus) = prometheus().await else { return };
     for app in TestApp::all() {
         let backend = app.backend();
-        let configured = ActionContext {
-            prometheus: Some(prometheus.url.parse().unwrap()),
-            ..ActionContext::new(Duration::from_secs(5))
-        };
-        let (shutdown, worker) = start_worker_acting(&app.db, configured);
+        let (shutdown, worker) = start_worker_acting(&app.db, asking(&prometheus));
         let definition = json!({
             "name": "collects",
             "steps": [{"do": "cm.wait", "where": {"time_in_seconds": 2}}],

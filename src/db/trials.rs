@@ -226,47 +226,23 @@ pub fn finish(
     Ok(updated == 1)
 }
 
-/// Stores what the goal evaluation and the export produced on the trial, as soon as they exist, so that a crash
-/// afterwards loses none of it.
-pub fn store_results(
-    conn: &mut DbConnection,
-    trial_id: &str,
-    goals: &str,
-    violations: &str,
-    grafana_url: Option<&str>,
-    report: &str,
-) -> Result<()> {
-    diesel::update(trials::table.find(trial_id))
-        .set((
-            trials::goals.eq(goals),
-            trials::violations.eq(violations),
-            trials::grafana_url.eq(grafana_url),
-            trials::report.eq(report),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// What a trial's goals, its exports and its report produced; `None` leaves a column as it is.
+#[derive(diesel::AsChangeset)]
+#[diesel(table_name = trials)]
+pub struct TrialResults<'a> {
+    /// A `load.http` step's figures; a MiSArch run's came with its upload ([`super::misarch_runs::store_metrics`]).
+    pub metrics: Option<&'a str>,
+    pub goals: &'a str,
+    pub violations: &'a str,
+    /// The dashboard's link, when one was made.
+    pub grafana_url: Option<&'a str>,
+    pub report: &'a str,
 }
 
-/// Stores what a `load.http` step measured and what follows from it, in one statement: the figures are the
-/// trial's metrics, as a MiSArch run's upload is.
-pub fn store_load_results(
-    conn: &mut DbConnection,
-    trial_id: &str,
-    metrics: &str,
-    goals: &str,
-    violations: &str,
-    grafana_url: Option<&str>,
-    report: &str,
-) -> Result<()> {
-    diesel::update(trials::table.find(trial_id))
-        .set((
-            trials::metrics.eq(metrics),
-            trials::goals.eq(goals),
-            trials::violations.eq(violations),
-            trials::grafana_url.eq(grafana_url),
-            trials::report.eq(report),
-        ))
-        .execute(conn)?;
+/// Stores what the goal evaluation and the export produced on the trial, in one statement, as soon as they exist,
+/// so that a crash afterwards loses none of it.
+pub fn store_results(conn: &mut DbConnection, trial_id: &str, results: &TrialResults<'_>) -> Result<()> {
+    diesel::update(trials::table.find(trial_id)).set(results).execute(conn)?;
     Ok(())
 }
 

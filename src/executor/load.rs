@@ -68,7 +68,14 @@ impl Executor {
             .db
             .run(move |conn| {
                 let (metrics, goals, violations, report) = &texts;
-                db::trials::store_load_results(conn, &trial, metrics, goals, violations, grafana_url.as_deref(), report)
+                let results = db::trials::TrialResults {
+                    metrics: Some(metrics),
+                    goals,
+                    violations,
+                    grafana_url: grafana_url.as_deref(),
+                    report,
+                };
+                db::trials::store_results(conn, &trial, &results)
             })
             .await;
         let failure = match stored {

@@ -64,7 +64,14 @@ where
         let stored = self
             .db()
             .run(move |conn| {
-                db::trials::store_results(conn, &trial, &goals, &violations, grafana_url.as_deref(), &report)
+                let results = db::trials::TrialResults {
+                    metrics: None,
+                    goals: &goals,
+                    violations: &violations,
+                    grafana_url: grafana_url.as_deref(),
+                    report: &report,
+                };
+                db::trials::store_results(conn, &trial, &results)
             })
             .await;
         let problem = stored
