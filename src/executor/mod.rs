@@ -5,7 +5,9 @@
 //!    nothing runs.
 //! 2. `pre_steps`, the health gates: a failure → `Aborted`.
 //! 3. `steps`, in order: a failure (the action, or an expectation) → `Failed`; the remaining steps are skipped.
-//! 4. `post_steps`: always, once the trial started, also after an abort, a failure or a stop.
+//! 4. `post_steps`: always, once the trial started, also after an abort, a failure or a stop. Then the failure
+//!    variables `misarch.set` steps left set are reset ([`resets`]), and the experiment's `collect` series are
+//!    read ([`collect`]).
 //!
 //! For an experiment with a `misarch` section, the MiSArch run ([`misarch`]) takes the place of 3: pre-flight,
 //! components started, the barrier, then from T0 the failure timeline and the `steps` alongside the workload, the
@@ -181,20 +183,7 @@ impl Executor {
         let cleanup = self.with_cancel(CancellationToken::new());
         let post_failure = self.run_phase(Phase::PostSteps, &post_steps, &cleanup, &recorder, &identity).await;
         // After the post steps, which may reset what they like: nothing a step set outlives the trial.
-        let left_set = resets::still_set(&recorder.snapshot().await);
-        let reset_failures: Vec<String> = if left_set.is_empty() {
-            Vec::new()
-        } else {
-            let done = resets::reset(&cleanup, left_set).await;
-            let failures = done
-                .iter()
-                .filter_map(|reset| {
-                    reset.error.as_ref().map(|error| format!("{} {}: {error}", reset.service, reset.variable))
-                })
-                .collect();
-            recorder.update(|record| record.resets.extend(done)).await;
-            failures
-        };
+        let reset_failures = resets::reset_what_is_left(&cleanup, &recorder).await;
         if !trial.recovering && !definition.collect.is_empty() {
             let collected = collect::read(&cleanup, &definition.collect, started, Utc::now()).await;
             recorder.update(|record| record.collected = collected).await;

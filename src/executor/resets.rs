@@ -6,21 +6,43 @@
 use chrono::Utc;
 use serde_json::Value;
 
-use super::record::{StepOutcome, StepRecord, TrialRecord, VariableReset};
+use std::future::Future;
+
+use super::record::{Recorder, StepOutcome, StepRecord, TrialRecord, VariableReset};
 use crate::actions::misarch::{self as configurator_steps, Variable};
 use crate::actions::{ActionContext, MISARCH_RESET, MISARCH_SET};
 use crate::misarch::components;
 
+/// Resets what the record's steps left set and records each reset; returns the resets that failed, as
+/// `service variable: error`.
+pub(super) async fn reset_what_is_left<S, F>(ctx: &ActionContext, recorder: &Recorder<S>) -> Vec<String>
+where
+    S: Fn(TrialRecord) -> F,
+    F: Future<Output = ()>,
+{
+    let left_set = still_set(&recorder.snapshot().await);
+    if left_set.is_empty() {
+        return Vec::new();
+    }
+    let done = reset(ctx, left_set).await;
+    let failures = done
+        .iter()
+        .filter_map(|reset| reset.error.as_ref().map(|error| format!("{} {}: {error}", reset.service, reset.variable)))
+        .collect();
+    recorder.update(|record| record.resets.extend(done)).await;
+    failures
+}
+
 /// One variable of one service, or of one replica of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Target {
+struct Target {
     service: String,
     replica: Option<String>,
     variable: Variable,
 }
 
 /// What the record's steps left set, in the order they set it.
-pub(super) fn still_set(record: &TrialRecord) -> Vec<Target> {
+fn still_set(record: &TrialRecord) -> Vec<Target> {
     let mut set: Vec<Target> = Vec::new();
     for step in record.pre_steps.iter().chain(&record.steps).chain(&record.post_steps) {
         let (Some(service), replica) = (text(step, "service"), text(step, "replica")) else { continue };
@@ -49,7 +71,7 @@ fn text(step: &StepRecord, key: &str) -> Option<String> {
 }
 
 /// Resets each target to `null`, one after another; every reset is tried and recorded.
-pub(super) async fn reset(ctx: &ActionContext, targets: Vec<Target>) -> Vec<VariableReset> {
+async fn reset(ctx: &ActionContext, targets: Vec<Target>) -> Vec<VariableReset> {
     let mut done = Vec::new();
     for target in targets {
         let request = components::set_variable(
