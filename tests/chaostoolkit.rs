@@ -17,16 +17,7 @@ use eris::actions::ActionContext;
 use serde_json::{Value, json};
 
 fn chaos_cli() -> Option<PathBuf> {
-    match std::env::var_os("ERIS_TEST_CHAOS_CLI") {
-        Some(path) => Some(PathBuf::from(path)),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("ERIS_TEST_CHAOS_CLI is not set: under CI the real chaos CLI must run (.ci/run sets it)")
-        }
-        None => {
-            eprintln!("chaostoolkit.run not tested against the real CLI: set ERIS_TEST_CHAOS_CLI to a `chaos`");
-            None
-        }
-    }
+    common::real_tool("ERIS_TEST_CHAOS_CLI", "the real chaos CLI (the venv-ctk/bin/chaos of real-components setup)")
 }
 
 fn acting(cli: &Path) -> ActionContext {

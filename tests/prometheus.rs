@@ -36,18 +36,7 @@ fn free_port() -> u16 {
 
 /// A real Prometheus scraping an exporter of `shop_error_ratio 0.25` every second, once it has a sample; or None.
 async fn prometheus() -> Option<Prometheus> {
-    let binary = match std::env::var_os("ERIS_TEST_PROMETHEUS") {
-        Some(path) => path,
-        None if std::env::var_os("CI").is_some() => {
-            panic!("ERIS_TEST_PROMETHEUS is not set: under CI a real Prometheus must run (.ci/run sets it)")
-        }
-        None => {
-            eprintln!(
-                "prometheus.query not tested against a real Prometheus: set ERIS_TEST_PROMETHEUS (.ci/prometheus)"
-            );
-            return None;
-        }
-    };
+    let binary = common::real_tool("ERIS_TEST_PROMETHEUS", "a real Prometheus (the binary .ci/prometheus prints)")?;
     let exporter = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let target = exporter.local_addr().unwrap();
     let metrics = "# TYPE shop_error_ratio gauge\nshop_error_ratio{service=\"checkout\"} 0.25\nshop_error_ratio{service=\"catalog\"} 0.01\n";

@@ -23,16 +23,7 @@ use url::Url;
 
 /// The script, or None (with a word why) when the real components are not to be run here.
 fn script() -> Option<PathBuf> {
-    match std::env::var_os("ERIS_REAL_COMPONENTS") {
-        Some(path) => Some(PathBuf::from(path)),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("ERIS_REAL_COMPONENTS is not set: under CI the real components must run (.ci/run sets it)")
-        }
-        None => {
-            eprintln!("real components not run: set ERIS_REAL_COMPONENTS to shared/misarch-components/real-components");
-            None
-        }
-    }
+    common::real_tool("ERIS_REAL_COMPONENTS", "the real components (shared/misarch-components/real-components)")
 }
 
 /// The running components; stopped (their process groups killed) when dropped, whatever the test did.

@@ -417,3 +417,19 @@ impl TestApp {
 pub fn misarch_sample() -> Value {
     serde_json::from_str(include_str!("../fixtures/misarch-experiment.json")).expect("the fixture is JSON")
 }
+
+/// The path in `variable` of a real tool a test runs (the `chaos` CLI, a Prometheus, the MiSArch components), as
+/// `.ci/run` sets it. Without it a plain `cargo test` passes over the test and says so (`what`, and how to get
+/// it); under CI (`CI` set) the test fails, so the real thing is never silently skipped there.
+pub fn real_tool(variable: &str, what: &str) -> Option<std::path::PathBuf> {
+    match std::env::var_os(variable) {
+        Some(path) => Some(std::path::PathBuf::from(path)),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{variable} is not set: under CI {what} must run (.ci/run sets it)")
+        }
+        None => {
+            eprintln!("{what} not run: set {variable}");
+            None
+        }
+    }
+}
