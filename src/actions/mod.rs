@@ -1,5 +1,7 @@
-//! The catalogue of actions a step can `do`: Kallisti's `cm` module (`cm.http_probe`, `cm.http_request`,
-//! `cm.wait`) and eris's own load generator (`load.http`), each with its typed arguments and what it runs.
+//! The catalogue of actions a step can `do`, each with its typed arguments and what it runs: Kallisti's `cm`
+//! module (`cm.http_probe`, `cm.http_request`, `cm.wait`), eris's load generator (`load.http`), the real Chaos
+//! Toolkit CLI (`chaostoolkit.run`), Prometheus (`prometheus.query`) and the MiSArch configurator
+//! (`misarch.set`, `misarch.reset`).
 //!
 //! The same arguments are read twice: by [`check`] when an experiment is written, where a value may still be a
 //! `{{ parameter }}` template, and by [`run`] when the trial runs, after the templates were rendered (a template
