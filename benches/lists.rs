@@ -137,6 +137,10 @@ async fn seed(url: &DatabaseUrl) -> uuid::Uuid {
                         grafana_url: None,
                         report: None,
                         claimed_by: Some("bench".to_owned()),
+                        sweep_id: None,
+                        sweep_point: None,
+                        sweep_repetition: None,
+                        regressions: None,
                     }
                 })
                 .collect();

@@ -25,9 +25,11 @@
 //! | [`misarch_executor`] | the MiSArch Experiment Executor's own API: experiments and versions as MiSArch users make them, each version an eris experiment |
 //! | [`process`] | this process's identity, as leases and claims record it |
 //! | [`redact`] | secrets never shown: masking in responses, records and logs |
+//! | [`research`] | experiments as research, the pure rules: key metrics, the resilience score, regressions, comparisons, trends |
 //! | [`scheduler`] | the loop that turns due schedules into queued trials |
 //! | [`schedules`] | the schedule resource: when an experiment runs by itself, its write-time rules |
 //! | [`setting_parsers`] | how a setting's text becomes a typed value, with errors that name the variable |
+//! | [`sweeps`] | sweeps: one experiment over a grid of parameter sets, its trials queued back to back, its results table |
 //! | [`telemetry`] | Prometheus metrics (`GET /metrics`) |
 //! | [`template`] | `{{ parameter }}` templates and how they are rendered |
 //! | [`time`] | timestamps as eris stores them (UTC, microseconds) |
@@ -56,9 +58,11 @@ pub mod misarch;
 pub mod misarch_executor;
 pub mod process;
 pub mod redact;
+pub mod research;
 pub mod scheduler;
 pub mod schedules;
 pub mod setting_parsers;
+pub mod sweeps;
 pub mod telemetry;
 pub mod template;
 pub mod time;

@@ -29,6 +29,8 @@ pub const DB_RETRIES: &str = "eris_db_retries_total";
 pub const DB_RETRIERS: [&str; 3] = ["scheduler", "worker", "callback"];
 pub const GATLING_REPORTS: &str = "eris_gatling_reports_total";
 pub const GATLING_REPORT_BYTES: &str = "eris_gatling_report_kept_bytes_total";
+pub const REGRESSIONS: &str = "eris_trial_regressions_total";
+pub const SWEEPS_ACTIVE: &str = "eris_sweeps_active";
 
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 const DURATION_BUCKETS: &[f64] = &[1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0];
@@ -69,6 +71,14 @@ fn describe() {
         counter!(DB_RETRIES, "retrier" => retrier).absolute(0);
     }
     gauge!(LEASE_HELD).set(0.0);
+    for metric in crate::research::KeyMetric::ALL {
+        counter!(REGRESSIONS, "metric" => metric.as_str()).absolute(0);
+    }
+    describe_counter!(
+        REGRESSIONS,
+        "Trials flagged as a regression when they ended, by metric (one per metric flagged)."
+    );
+    describe_gauge!(SWEEPS_ACTIVE, "Sweeps with a trial queued or running, in the database (all replicas).");
     describe_counter!(TRIALS_FINISHED, "Trials that ended, by final status.");
     describe_gauge!(TRIALS_IN_PROGRESS, "Trials In Progress or Stop Initiated in the database (all replicas).");
     describe_gauge!(TRIALS_QUEUED, "Trials Scheduled (queued) in the database (all replicas).");
@@ -139,6 +149,11 @@ pub async fn track_http(request: Request, next: Next) -> Response {
     response
 }
 
+/// A trial was flagged as a regression in `metric`.
+pub fn regression(metric: crate::research::KeyMetric) {
+    counter!(REGRESSIONS, "metric" => metric.as_str()).increment(1);
+}
+
 /// The Prometheus text of this process, with the gauges read from the database first.
 pub async fn render(db: &Db) -> String {
     let handle = install();
@@ -148,6 +163,10 @@ pub async fn render(db: &Db) -> String {
             gauge!(TRIALS_IN_PROGRESS).set(running as f64);
         }
         Err(error) => tracing::warn!("metrics: cannot count trials: {}", error.message),
+    }
+    match db.run_quick(crate::db::trials::active_sweeps).await {
+        Ok(active) => gauge!(SWEEPS_ACTIVE).set(active as f64),
+        Err(error) => tracing::warn!("metrics: cannot count sweeps: {}", error.message),
     }
     let pool = db.pool_state();
     gauge!(POOL_CONNECTIONS, "state" => "idle").set(f64::from(pool.idle));

@@ -8,17 +8,9 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::components::{FakeGrafana, FakeInflux, export_settings};
-use common::{TestApp, start_worker, start_worker_full, wait_until};
+use common::{TestApp, demo_target, start_worker, start_worker_full, wait_until};
 use eris::misarch::settings::MisarchSettings;
 use serde_json::{Value, json};
-
-/// Serves the demo target on a loopback port; returns its base URL.
-async fn demo_target() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, eris::demo_target::router()).await });
-    url
-}
 
 /// Sets the demo target's latency from the `latency_ms` parameter, loads it for 2 s at 20 requests a second, and
 /// resets it afterwards.

@@ -67,6 +67,7 @@ fn both_backends_have_the_same_tables_columns_and_nullability() {
             "misarch_runs",
             "misarch_versions",
             "schedules",
+            "sweeps",
             "trials",
             "webhook_deliveries",
             "worker_leases"

@@ -235,6 +235,8 @@ async fn deleting_a_schedule_keeps_its_trials() {
                         scheduled_for: Some(eris::time::now()),
                         initiated_by: "schedule".into(),
                         initiated_from: "schedule".into(),
+                        sweep: None,
+                        queued_at: None,
                     },
                 )?;
                 Ok(row.id)

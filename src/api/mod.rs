@@ -12,8 +12,10 @@ mod health;
 mod misarch_executor;
 mod pagination;
 mod request_guards;
+mod research;
 mod schedules;
 pub mod scopes;
+mod sweeps;
 mod tokens;
 mod trials;
 
@@ -71,6 +73,8 @@ changes, `admin` for purging, tokens and the audit log. Every change is recorded
         (name = "experiments", description = "The catalogue of chaos experiments."),
         (name = "schedules", description = "Cron schedules that run an experiment by themselves."),
         (name = "trials", description = "Runs of an experiment, kept for audit."),
+        (name = "research", description = "Experiments as research: sweeps over parameter sets, trials compared \
+side by side, trends with regressions flagged, resilience scores and report pages (docs/research.md)."),
         (name = "tokens", description = "API tokens (admin)."),
         (name = "audit", description = "The append-only log of every change asked of the API (admin)."),
         (name = "health", description = "Liveness and readiness."),
@@ -90,6 +94,8 @@ fn openapi_router(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(experiments::router())
         .merge(schedules::router())
         .merge(trials::router())
+        .merge(sweeps::router())
+        .merge(research::router())
         .merge(tokens::router())
         .merge(audit::router())
         .merge(health::router())

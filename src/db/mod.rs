@@ -13,6 +13,7 @@ mod models;
 pub mod page;
 pub mod schedules;
 mod schema;
+pub mod sweeps;
 pub mod tokens;
 pub mod trials;
 pub mod webhooks;

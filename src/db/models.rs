@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    api_tokens, audit_log, experiments, gatling_reports, misarch_runs, misarch_versions, schedules, trials,
+    api_tokens, audit_log, experiments, gatling_reports, misarch_runs, misarch_versions, schedules, sweeps, trials,
     webhook_deliveries,
 };
 
@@ -31,6 +31,8 @@ pub struct ExperimentRow {
     pub api_view: Option<String>,
     /// The `collect` list, JSON (see `migrations/*/…_collect`).
     pub collect: String,
+    /// The `analysis` settings, JSON (see `migrations/*/…_research`).
+    pub analysis: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -87,6 +89,13 @@ pub struct TrialRow {
     pub grafana_url: Option<String>,
     pub report: Option<String>,
     pub claimed_by: Option<String>,
+    /// The sweep that queued the trial, the point's index in it and the repetition, from 1 (see
+    /// `migrations/*/…_research`).
+    pub sweep_id: Option<String>,
+    pub sweep_point: Option<i64>,
+    pub sweep_repetition: Option<i64>,
+    /// The metrics in which the trial was worse than the ones before it, JSON; set when it ended.
+    pub regressions: Option<String>,
 }
 
 /// What a page of `GET /trial` shows of a trial: no JSON column but the violations (the full record is one request
@@ -221,4 +230,23 @@ pub struct AuditRow {
     pub status: i64,
     pub outcome: String,
     pub request_id: Option<String>,
+}
+
+/// A sweep as stored (`migrations/*/…_research`): the points and settings it was asked for. Its progress is read
+/// from its trials.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sweeps)]
+pub struct SweepRow {
+    pub id: String,
+    pub experiment_id: String,
+    pub axes: Option<String>,
+    pub points: String,
+    pub repetitions: i64,
+    pub run_order: String,
+    pub metadata: String,
+    pub initiated_from: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub stopped_at: Option<NaiveDateTime>,
+    pub stopped_by: Option<String>,
 }

@@ -19,6 +19,7 @@ diesel::table! {
         notify -> Text,
         api_view -> Nullable<Text>,
         collect -> Text,
+        analysis -> Text,
     }
 }
 
@@ -75,6 +76,27 @@ diesel::table! {
         report -> Nullable<Text>,
         claimed_by -> Nullable<Text>,
         api_view -> Nullable<Text>,
+        sweep_id -> Nullable<Text>,
+        sweep_point -> Nullable<BigInt>,
+        sweep_repetition -> Nullable<BigInt>,
+        regressions -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sweeps (id) {
+        id -> Text,
+        experiment_id -> Text,
+        axes -> Nullable<Text>,
+        points -> Text,
+        repetitions -> BigInt,
+        run_order -> Text,
+        metadata -> Text,
+        initiated_from -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        stopped_at -> Nullable<Timestamp>,
+        stopped_by -> Nullable<Text>,
     }
 }
 
@@ -184,6 +206,7 @@ diesel::joinable!(misarch_versions -> experiments (experiment_id));
 diesel::joinable!(misarch_runs -> trials (trial_id));
 diesel::joinable!(gatling_reports -> trials (trial_id));
 diesel::joinable!(trials -> experiments (experiment_id));
+diesel::joinable!(sweeps -> experiments (experiment_id));
 diesel::allow_tables_to_appear_in_same_query!(
     experiments,
     schedules,
@@ -194,5 +217,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     gatling_reports,
     api_tokens,
     audit_log,
-    misarch_versions
+    misarch_versions,
+    sweeps
 );

@@ -279,3 +279,84 @@ pub fn count_active(conn: &mut DbConnection) -> Result<(i64, i64)> {
     let running: i64 = trials::table.filter(trials::status.eq_any(RUNNING)).count().get_result(conn)?;
     Ok((queued, running))
 }
+
+/// The trials with these ids, in no particular order (a missing id is left out).
+pub fn find_many(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<TrialRow>> {
+    Ok(trials::table.filter(trials::id.eq_any(ids)).select(TrialRow::as_select()).load(conn)?)
+}
+
+/// A sweep's trials in the order they run.
+pub fn of_sweep(conn: &mut DbConnection, sweep_id: &str) -> Result<Vec<TrialRow>> {
+    Ok(trials::table
+        .filter(trials::sweep_id.eq(sweep_id))
+        .select(TrialRow::as_select())
+        .order((trials::scheduled_for.asc(), trials::created_at.asc()))
+        .load(conn)?)
+}
+
+/// The statuses of a trial that has ended measured: what scores, trends and regressions compare.
+const MEASURED: [&str; 2] = ["Succeeded", "Failed"];
+
+/// The latest `limit` ended trials of an experiment (not of a sweep) or of a schedule, newest first.
+pub fn ended_latest(
+    conn: &mut DbConnection,
+    experiment_id: Option<&str>,
+    schedule_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<TrialRow>> {
+    let ended: Vec<&str> = TrialStatus::ALL.iter().filter(|s| s.is_final()).map(|s| s.as_str()).collect();
+    let mut query =
+        trials::table.select(TrialRow::as_select()).filter(trials::status.eq_any(ended)).into_boxed::<MultiBackend>();
+    if let Some(experiment_id) = experiment_id {
+        query = query.filter(trials::experiment_id.eq(experiment_id.to_owned())).filter(trials::sweep_id.is_null());
+    }
+    if let Some(schedule_id) = schedule_id {
+        query = query.filter(trials::schedule_id.eq(schedule_id.to_owned()));
+    }
+    Ok(query.order((trials::scheduled_for.desc(), trials::created_at.desc())).limit(limit).load(conn)?)
+}
+
+/// The trials `row` is compared with when it ends, newest first, at most `limit`: of the same experiment and the
+/// same schedule (or, for a trial run by hand, others run by hand), not of a sweep, ended measured before it.
+pub fn comparable_before(conn: &mut DbConnection, row: &TrialRow, limit: i64) -> Result<Vec<TrialRow>> {
+    let mut query = trials::table
+        .select(TrialRow::as_select())
+        .filter(trials::experiment_id.eq(row.experiment_id.clone()))
+        .filter(trials::id.ne(row.id.clone()))
+        .filter(trials::sweep_id.is_null())
+        .filter(trials::status.eq_any(MEASURED))
+        .into_boxed::<MultiBackend>();
+    query = match &row.schedule_id {
+        Some(schedule_id) => query.filter(trials::schedule_id.eq(schedule_id.clone())),
+        None => query.filter(trials::schedule_id.is_null()),
+    };
+    if let Some(completed_at) = row.completed_at {
+        query = query.filter(trials::completed_at.le(completed_at));
+    }
+    Ok(query.order((trials::completed_at.desc(), trials::id.desc())).limit(limit).load(conn)?)
+}
+
+pub fn store_regressions(conn: &mut DbConnection, id: &str, regressions: &str) -> Result<()> {
+    diesel::update(trials::table.find(id)).set(trials::regressions.eq(regressions)).execute(conn)?;
+    Ok(())
+}
+
+/// How many trials of each sweep are in each status: `(sweep_id, status, count)`.
+pub fn sweep_progress(conn: &mut DbConnection, sweep_ids: &[String]) -> Result<Vec<(String, String, i64)>> {
+    let rows: Vec<(Option<String>, String, i64)> = trials::table
+        .filter(trials::sweep_id.eq_any(sweep_ids))
+        .group_by((trials::sweep_id, trials::status))
+        .select((trials::sweep_id, trials::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(id, status, count)| Some((id?, status, count))).collect())
+}
+
+/// How many sweeps have a trial queued or running.
+pub fn active_sweeps(conn: &mut DbConnection) -> Result<i64> {
+    let active = [TrialStatus::Scheduled.as_str(), RUNNING[0], RUNNING[1]];
+    Ok(trials::table
+        .filter(trials::sweep_id.is_not_null())
+        .filter(trials::status.eq_any(active))
+        .select(diesel::dsl::count(trials::sweep_id).aggregate_distinct())
+        .get_result(conn)?)
+}

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::json::{apply_patch, from_optional_text, from_text, to_text};
 use crate::misarch::definition::{DefinitionError, MisarchExperiment};
 use crate::redact;
+use crate::research::Analysis;
 use crate::time;
 use crate::transient;
 
@@ -46,6 +47,9 @@ pub struct Definition {
     /// Prometheus series kept in each trial's record (a definition written before `collect` existed has none).
     #[serde(default)]
     pub collect: Vec<Collector>,
+    /// How trials are scored and flagged as regressions (the defaults for a definition written before it existed).
+    #[serde(default)]
+    pub analysis: Analysis,
 }
 
 /// An experiment as the API returns it: values under secret-looking keys (in `parameters`, `metadata`, step
@@ -73,6 +77,8 @@ pub struct Experiment {
     pub notify: Vec<NotifyTarget>,
     /// Prometheus series kept in each trial's record, read over the whole trial when it has ended.
     pub collect: Vec<Collector>,
+    /// How the trials are scored and when one is flagged as a regression (docs/research.md).
+    pub analysis: Analysis,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -121,6 +127,9 @@ pub struct ExperimentInput {
     /// Prometheus series kept in each trial's record: `[{"name", "query", "interval", "url"}]` (docs/trials.md).
     #[serde(default)]
     pub collect: Vec<Collector>,
+    /// Score weights and the regression rule: `{"score": {…}, "regression": {…}}` (docs/research.md).
+    #[serde(default)]
+    pub analysis: Analysis,
 }
 
 /// The body of `PATCH /experiment/{id}`: each field given replaces that field; others stay.
@@ -143,6 +152,7 @@ pub struct ExperimentPatch {
     pub misarch: Option<Option<JsonObject>>,
     pub notify: Option<Vec<NotifyTarget>>,
     pub collect: Option<Vec<Collector>>,
+    pub analysis: Option<Analysis>,
 }
 
 impl TryFrom<ExperimentInput> for Definition {
@@ -160,6 +170,7 @@ impl TryFrom<ExperimentInput> for Definition {
             misarch: input.misarch.as_ref().map(parse_misarch).transpose()?,
             notify: input.notify,
             collect: input.collect,
+            analysis: input.analysis,
         })
     }
 }
@@ -177,11 +188,13 @@ impl ExperimentPatch {
             misarch,
             notify,
             collect,
+            analysis,
         } = self;
         let misarch = misarch.map(|misarch| misarch.as_ref().map(parse_misarch).transpose()).transpose()?;
-        apply_patch!(Parsed { name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify, collect }
-            => definition; Parsed {
-            name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify, collect,
+        apply_patch!(Parsed {
+            name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify, collect, analysis
+        } => definition; Parsed {
+            name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify, collect, analysis,
         });
         Ok(())
     }
@@ -199,6 +212,7 @@ struct Parsed {
     misarch: Option<Option<MisarchExperiment>>,
     notify: Option<Vec<NotifyTarget>>,
     collect: Option<Vec<Collector>>,
+    analysis: Option<Analysis>,
 }
 
 /// Reads the `misarch` member of a request; its rules are checked with the rest of the definition.
@@ -237,6 +251,7 @@ impl Definition {
         steps::validate_load(self)?;
         crate::webhooks::validate_targets("notify", &self.notify)?;
         collect::validate(&self.collect)?;
+        self.analysis.validate()?;
         if let Some(misarch) = &self.misarch {
             crate::misarch::definition::check(misarch).map_err(invalid_misarch)?;
         }
@@ -254,6 +269,7 @@ impl Definition {
         row.misarch = self.misarch.as_ref().map(to_text);
         row.notify = to_text(&self.notify);
         row.collect = to_text(&self.collect);
+        row.analysis = to_text(&self.analysis);
     }
 }
 
@@ -270,6 +286,7 @@ impl ExperimentRow {
             misarch: from_optional_text(self.misarch.as_deref())?,
             notify: from_text(&self.notify)?,
             collect: from_text(&self.collect)?,
+            analysis: from_text(&self.analysis)?,
         })
     }
 
@@ -297,6 +314,7 @@ impl TryFrom<ExperimentRow> for Experiment {
             misarch: definition.misarch,
             notify: definition.notify,
             collect: definition.collect,
+            analysis: definition.analysis,
             created_by: row.created_by,
             created_at: time::from_db(row.created_at),
             updated_at: time::from_db(row.updated_at),
@@ -356,6 +374,7 @@ pub(crate) fn insert(conn: &mut db::DbConnection, definition: &Definition, actor
         archived_at: None,
         notify: String::new(),
         collect: String::new(),
+        analysis: String::new(),
         api_view: None,
     };
     definition.write_into(&mut row);

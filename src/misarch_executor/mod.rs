@@ -149,6 +149,7 @@ fn experiment_input(key: &VersionKey, test_name: &str, misarch: Option<&MisarchE
         misarch: misarch.map(misarch_object),
         notify: Vec::new(),
         collect: Vec::new(),
+        analysis: Default::default(),
     }
 }
 
@@ -386,6 +387,8 @@ pub async fn start(db: &Db, key: &VersionKey, config: Option<ExecutionConfig>, a
         scheduled_for: None,
         initiated_by: actor.to_owned(),
         initiated_from: INITIATED_FROM.to_owned(),
+        sweep: None,
+        queued_at: None,
     };
     db.run(move |conn| {
         write_transaction(conn, |conn| {

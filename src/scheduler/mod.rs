@@ -210,6 +210,8 @@ fn fire_in_transaction(
                     scheduled_for: Some(instant),
                     initiated_by: format!("schedule {} (created by {})", row.id, row.created_by),
                     initiated_from: if plan.catch_up { "scheduler (catch-up)" } else { "scheduler" }.to_owned(),
+                    sweep: None,
+                    queued_at: None,
                 },
             )?;
             row.recurrence_left = row.recurrence_left.map(|left| left - 1);

@@ -1,6 +1,7 @@
 //! Trials: runs of an experiment, kept for audit. The API queues and stops them; nothing edits or deletes them.
 
 pub mod events;
+pub mod figures;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,8 @@ use crate::error::{Error, Result};
 use crate::experiments::{self, Definition, JsonObject, parse_id};
 use crate::json::{from_optional_text, from_text, to_text};
 use crate::redact::{self, SecretTexts, redact};
+use crate::research::regression::Regression;
+use crate::research::score::Score;
 use crate::time;
 use crate::trial_status::TrialStatus;
 use crate::webhooks::delivery::{self, WebhookConfig};
@@ -70,8 +73,54 @@ pub struct Trial {
     pub grafana_url: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub report: Option<Value>,
+    /// The sweep that queued the trial, and the trial's place in it; null for other trials.
+    pub sweep: Option<SweepPlace>,
+    /// The resilience score, 0 to 100, from the checks the trial made (docs/research.md); null until it ended
+    /// measured (Succeeded or Failed), and for a trial that checked nothing.
+    pub score: Option<Score>,
+    /// The metrics in which the trial was worse than the comparable trials before it, judged when it ended
+    /// (the experiment's `analysis.regression`); null until then, or when it was not compared.
+    pub regressions: Option<Vec<Regression>>,
     /// The webhook deliveries of the trial's events, with their attempts and outcome.
     pub notifications: Vec<Notification>,
+}
+
+/// Where a trial stands in the sweep that queued it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SweepPlace {
+    /// The sweep's id.
+    pub id: Uuid,
+    /// The index of the trial's point in the sweep's `points`, from 0.
+    pub point: i64,
+    /// Which run of that point, from 1 to the sweep's `repeat`.
+    pub repetition: i64,
+}
+
+impl SweepPlace {
+    fn of_row(row: &TrialRow) -> Result<Option<Self>> {
+        match (&row.sweep_id, row.sweep_point, row.sweep_repetition) {
+            (Some(id), Some(point), Some(repetition)) => Ok(Some(Self { id: parse_id(id)?, point, repetition })),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The score weights of a trial's snapshot, read without the rest of it.
+#[derive(Deserialize)]
+struct SnapshotAnalysis {
+    #[serde(default)]
+    analysis: crate::research::Analysis,
+}
+
+/// The resilience score of a stored trial.
+pub(crate) fn score_of(
+    row: &TrialRow,
+    record: &Value,
+    goals: Option<&Value>,
+    violations: Option<&Value>,
+) -> Result<Option<Score>> {
+    let weights = from_text::<SnapshotAnalysis>(&row.experiment_snapshot)?.analysis.score;
+    Ok(crate::research::score::score(TrialStatus::parse(&row.status)?, record, goals, violations, weights))
 }
 
 /// One webhook delivery of a trial event.
@@ -181,7 +230,12 @@ impl TryFrom<TrialRow> for Trial {
         let metadata: Value = from_text(&row.metadata)?;
         let ticket: Value = from_text(&row.ticket)?;
         let texts = secret_texts(&snapshot, &parameters, &metadata, &ticket);
-        let mut trial_record = redact(&from_text(&row.trial_record)?);
+        let record: Value = from_text(&row.trial_record)?;
+        let goals: Option<Value> = from_optional_text(row.goals.as_deref())?;
+        let violations: Option<Value> = from_optional_text(row.violations.as_deref())?;
+        let score = score_of(&row, &record, goals.as_ref(), violations.as_ref())?;
+        let sweep = SweepPlace::of_row(&row)?;
+        let mut trial_record = redact(&record);
         texts.redact_strings(&mut trial_record);
         Ok(Self {
             id: parse_id(&row.id)?,
@@ -202,10 +256,13 @@ impl TryFrom<TrialRow> for Trial {
             initiated_from: row.initiated_from,
             trial_record,
             metrics: from_optional_text(row.metrics.as_deref())?,
-            goals: from_optional_text(row.goals.as_deref())?,
-            violations: from_optional_text(row.violations.as_deref())?,
+            goals,
+            violations,
             grafana_url: row.grafana_url,
             report: from_optional_text(row.report.as_deref())?,
+            sweep,
+            score,
+            regressions: from_optional_text(row.regressions.as_deref())?,
             notifications: Vec::new(),
         })
     }
@@ -226,6 +283,8 @@ pub fn notice(row: &TrialRow) -> Result<TrialNotice> {
         completed_at: trial.completed_at,
         violations: trial.violations,
         grafana_url: trial.grafana_url,
+        score: trial.score.map(|score| score.value),
+        regressions: trial.regressions.unwrap_or_default(),
         notify: trial.experiment_snapshot.notify,
     })
 }
@@ -241,6 +300,11 @@ pub struct NewTrial {
     pub scheduled_for: Option<DateTime<Utc>>,
     pub initiated_by: String,
     pub initiated_from: String,
+    /// The sweep that queues it, and where in it.
+    pub sweep: Option<SweepPlace>,
+    /// When it is queued; None means now. A sweep queues its trials a microsecond apart, so that the worker (oldest
+    /// first) takes them in the sweep's order.
+    pub queued_at: Option<DateTime<Utc>>,
 }
 
 /// Queues a trial of an active experiment: status `Scheduled`, with a snapshot of the experiment's definition.
@@ -256,16 +320,27 @@ pub fn queue_definition(conn: &mut DbConnection, new: NewTrial, definition: Opti
         Some(definition) => definition,
         None => experiment.definition()?,
     };
+    queue_of(conn, &experiment, &definition, new)
+}
+
+/// Queues a trial of `experiment` (loaded and active) running `definition`: what [`queue_definition`] does once it
+/// has them, and what a sweep does for each of its trials.
+pub fn queue_of(
+    conn: &mut DbConnection,
+    experiment: &db::ExperimentRow,
+    definition: &Definition,
+    new: NewTrial,
+) -> Result<TrialRow> {
     // Kallisti's rule: the experiment's metadata lies underneath the trial's own.
     let mut metadata = definition.metadata.clone();
     metadata.extend(new.metadata);
-    let now = time::now();
+    let now = new.queued_at.unwrap_or_else(time::now);
     let row = TrialRow {
         id: Uuid::new_v4().to_string(),
-        experiment_id: experiment.id,
+        experiment_id: experiment.id.clone(),
         schedule_id: new.schedule_id.map(|id| id.to_string()),
         experiment_revision: experiment.revision,
-        experiment_snapshot: to_text(&definition),
+        experiment_snapshot: to_text(definition),
         metadata: to_text(&metadata),
         parameters: to_text(&new.parameters),
         ticket: to_text(&new.ticket),
@@ -285,6 +360,10 @@ pub fn queue_definition(conn: &mut DbConnection, new: NewTrial, definition: Opti
         grafana_url: None,
         report: None,
         claimed_by: None,
+        sweep_id: new.sweep.as_ref().map(|place| place.id.to_string()),
+        sweep_point: new.sweep.as_ref().map(|place| place.point),
+        sweep_repetition: new.sweep.as_ref().map(|place| place.repetition),
+        regressions: None,
     };
     db::trials::insert(conn, &row)?;
     Ok(row)
@@ -312,6 +391,8 @@ pub async fn create(db: &Db, mut input: TrialInput, actor: &str) -> Result<Trial
         scheduled_for: None,
         initiated_by: actor.to_owned(),
         initiated_from: input.initiated_from,
+        sweep: None,
+        queued_at: None,
     };
     db.run(move |conn| {
         let row = queue(conn, new).map_err(|e| match e.code {
@@ -516,40 +597,63 @@ pub async fn stop(db: &Db, id: Uuid, webhooks: std::sync::Arc<WebhookConfig>) ->
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let key = id.to_string();
-            let now = time::to_db(time::now());
             let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
-            let status = TrialStatus::parse(&row.status)?;
-            let moved = match status {
-                TrialStatus::Scheduled => {
-                    db::trials::transition(conn, &key, status, TrialStatus::Stopped, "stopped before it started", now)?
-                }
-                TrialStatus::InProgress => {
-                    db::trials::transition(conn, &key, status, TrialStatus::StopInitiated, "stop requested", now)?
-                }
-                TrialStatus::StopInitiated => true,
-                finished => {
+            let reasons = StopReasons { queued: "stopped before it started", running: "stop requested" };
+            match stop_row(conn, &row, &webhooks, reasons)? {
+                Some(_) => {}
+                None => {
                     return Err(Error::conflict(
                         "trial_already_finished",
-                        format!("trial {id} already ended with status '{}'; it cannot be stopped", finished.as_str()),
+                        format!("trial {id} already ended with status '{}'; it cannot be stopped", row.status),
                     ));
                 }
-            };
-            if !moved {
-                // The worker changed the status between our read and our write (PostgreSQL only: SQLite's
-                // write transaction excludes that). The caller may retry and will see the new state.
-                return Err(Error::conflict(
-                    crate::error::CONCURRENT_UPDATE,
-                    format!("trial {id} changed status meanwhile; retry"),
-                ));
             }
             let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
-            // A trial stopped before it ran never reaches the worker: its 'stopped' event is told from here.
-            if status == TrialStatus::Scheduled {
-                delivery::enqueue(conn, &webhooks, &notice(&row)?, Event::Ended(TrialStatus::Stopped))?;
-            }
             let trial = row.try_into()?;
             Ok(with_notifications(conn, vec![trial])?.remove(0))
         })
     })
     .await
+}
+
+/// The reasons a stop gives a queued and a running trial.
+#[derive(Debug, Clone, Copy)]
+pub struct StopReasons<'a> {
+    pub queued: &'a str,
+    pub running: &'a str,
+}
+
+/// Stops a trial inside the caller's transaction (a trial's stop, a sweep's): returns the status it had, or None
+/// when it had already ended. A queued trial's 'stopped' event is queued here: it never reaches the worker.
+pub fn stop_row(
+    conn: &mut DbConnection,
+    row: &TrialRow,
+    webhooks: &WebhookConfig,
+    reasons: StopReasons<'_>,
+) -> Result<Option<TrialStatus>> {
+    let now = time::to_db(time::now());
+    let status = TrialStatus::parse(&row.status)?;
+    let moved = match status {
+        TrialStatus::Scheduled => {
+            db::trials::transition(conn, &row.id, status, TrialStatus::Stopped, reasons.queued, now)?
+        }
+        TrialStatus::InProgress => {
+            db::trials::transition(conn, &row.id, status, TrialStatus::StopInitiated, reasons.running, now)?
+        }
+        TrialStatus::StopInitiated => true,
+        _ => return Ok(None),
+    };
+    if !moved {
+        // The worker changed the status between our read and our write (PostgreSQL only: SQLite's write
+        // transaction excludes that). The caller may retry and will see the new state.
+        return Err(Error::conflict(
+            crate::error::CONCURRENT_UPDATE,
+            format!("trial {} changed status meanwhile; retry", row.id),
+        ));
+    }
+    if status == TrialStatus::Scheduled {
+        let stopped = db::trials::find(conn, &row.id)?.ok_or_else(|| Error::internal("a stopped trial vanished"))?;
+        delivery::enqueue(conn, webhooks, &notice(&stopped)?, Event::Ended(TrialStatus::Stopped))?;
+    }
+    Ok(Some(status))
 }

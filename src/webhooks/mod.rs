@@ -60,6 +60,10 @@ pub struct TrialNotice {
     pub completed_at: Option<DateTime<Utc>>,
     pub violations: Option<Value>,
     pub grafana_url: Option<String>,
+    /// The resilience score, 0 to 100, once the trial ended measured.
+    pub score: Option<f64>,
+    /// The metrics in which the trial was worse than the ones before it (docs/research.md).
+    pub regressions: Vec<crate::research::regression::Regression>,
     /// The experiment's webhooks, told besides the global ones (`ERIS_WEBHOOK_URLS`).
     pub notify: Vec<NotifyTarget>,
 }
@@ -147,12 +151,20 @@ pub fn payload(format: WebhookFormat, event: Event, trial: &TrialNotice, trial_u
                 "completed_at": trial.completed_at,
                 "violations": trial.violations,
                 "grafana_url": trial.grafana_url,
+                "score": trial.score,
+                "regressions": trial.regressions,
             }
         }),
         WebhookFormat::Slack => {
             let reason = trial.status_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            let regressions = if trial.regressions.is_empty() {
+                String::new()
+            } else {
+                let metrics: Vec<&str> = trial.regressions.iter().map(|r| r.metric.as_str()).collect();
+                format!(" (regression in {})", metrics.join(", "))
+            };
             json!({"text": format!(
-                "eris trial <{trial_url}|{}> of *{}* {}: *{}*{reason}",
+                "eris trial <{trial_url}|{}> of *{}* {}: *{}*{reason}{regressions}",
                 trial.id, trial.experiment_name, event.name(), trial.status.as_str()
             )})
         }

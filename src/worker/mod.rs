@@ -215,15 +215,25 @@ impl Worker {
                         return Ok(None);
                     }
                     let Some(row) = db::trials::find(conn, &key)? else { return Ok(None) };
-                    delivery::enqueue(conn, &webhooks, &crate::trials::notice(&row)?, Event::Ended(status)).map(Some)
+                    // Judged with the end, so that the webhook and every later read tell the same verdict.
+                    let regressions = crate::trials::figures::judge_regressions(conn, &row)?;
+                    let Some(row) = db::trials::find(conn, &key)? else { return Ok(None) };
+                    let queued =
+                        delivery::enqueue(conn, &webhooks, &crate::trials::notice(&row)?, Event::Ended(status))?;
+                    Ok(Some((queued, regressions)))
                 })
             })
             .await;
         match finished {
-            Ok(Some(queued)) => {
+            Ok(Some((queued, regressions))) => {
                 let started = trial.executed_at.map(time::from_db);
                 let duration = started.map(|started| (time::now() - started).num_milliseconds() as f64 / 1000.0);
                 crate::telemetry::trial_finished(status, duration);
+                for regression in &regressions {
+                    tracing::warn!(metric = %regression.metric, value = regression.value, median = regression.median,
+                        "the trial is a regression");
+                    crate::telemetry::regression(regression.metric);
+                }
                 if queued > 0 {
                     self.wakeups.webhooks_queued();
                 }

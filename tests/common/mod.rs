@@ -329,6 +329,14 @@ impl TargetServer {
     }
 }
 
+/// Serves `eris demo-target` (the shop with a fault API) on a loopback port; returns its base URL.
+pub async fn demo_target() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, eris::demo_target::router()).await });
+    url
+}
+
 /// A worker with short intervals, running until the returned token is cancelled.
 pub fn start_worker(db: &Db) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
     start_worker_with(db, Default::default(), Default::default())
