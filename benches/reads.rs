@@ -13,15 +13,10 @@ use common::serve::{Server, drive, drive_with};
 
 use std::time::{Duration, Instant};
 
-use eris::actions::ActionContext;
 use eris::db::{self, DatabaseUrl, Db, PoolOptions};
-use eris::executor::Executor;
 use eris::experiments::{self, ExperimentInput};
 use eris::trial_status::TrialStatus;
 use eris::trials::{self, TrialInput};
-use eris::wakeups::Wakeups;
-use eris::worker::{Worker, WorkerConfig};
-use tokio_util::sync::CancellationToken;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -62,14 +57,7 @@ async fn seed(url: &DatabaseUrl) -> uuid::Uuid {
     let experiment = experiments::create(&db, input, "bench").await.unwrap();
     let trial: TrialInput = serde_json::from_value(serde_json::json!({"experiment": experiment.id})).unwrap();
     let trial = trials::create(&db, trial, "bench").await.unwrap().id;
-    let wakeups = Wakeups::default();
-    let executor = Executor {
-        actions: ActionContext::new(Duration::from_secs(5)),
-        misarch: eris::executor::misarch::MisarchRuntime { db: db.clone(), settings: Default::default() },
-    };
-    let shutdown = CancellationToken::new();
-    let worker =
-        tokio::spawn(Worker::new(db.clone(), wakeups, WorkerConfig::default(), executor).run(shutdown.clone()));
+    let (shutdown, worker) = common::spawn_worker(&db);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !trials::find(&db, trial).await.unwrap().status.is_final() {
         assert!(Instant::now() < deadline, "the seeded trial did not end");

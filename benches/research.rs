@@ -10,17 +10,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use eris::actions::ActionContext;
 use eris::db::{Db, PoolOptions};
-use eris::executor::Executor;
 use eris::experiments::{self, ExperimentInput};
 use eris::research::KeyMetric;
 use eris::sweeps::{self, SweepInput, SweepStatus};
 use eris::trials;
 use eris::trials::figures;
-use eris::wakeups::Wakeups;
-use eris::worker::{Worker, WorkerConfig};
-use tokio_util::sync::CancellationToken;
 
 const TRIALS: usize = 1000;
 
@@ -48,14 +43,7 @@ async fn run(db: &Db) {
     let sweep = sweeps::create(db, sweep, "bench").await.unwrap();
     println!("queueing a sweep of {TRIALS} trials: {:.0} ms", queued.elapsed().as_secs_f64() * 1000.0);
 
-    let wakeups = Wakeups::default();
-    let executor = Executor {
-        actions: ActionContext::new(Duration::from_secs(5)),
-        misarch: eris::executor::misarch::MisarchRuntime { db: db.clone(), settings: Default::default() },
-    };
-    let shutdown = CancellationToken::new();
-    let worker =
-        tokio::spawn(Worker::new(db.clone(), wakeups, WorkerConfig::default(), executor).run(shutdown.clone()));
+    let (shutdown, worker) = common::spawn_worker(db);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(600);
     loop {

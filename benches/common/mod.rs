@@ -89,3 +89,17 @@ pub fn report(what: &str, samples: &[f64]) {
         sorted[0]
     );
 }
+
+/// A real worker with default settings and no MiSArch components, running until the token is cancelled.
+#[allow(dead_code, reason = "only the benches that run trials use it")]
+pub fn spawn_worker(db: &eris::db::Db) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    use eris::worker::{Worker, WorkerConfig};
+    let executor = eris::executor::Executor {
+        actions: eris::actions::ActionContext::new(std::time::Duration::from_secs(5)),
+        misarch: eris::executor::misarch::MisarchRuntime { db: db.clone(), settings: Default::default() },
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let worker = Worker::new(db.clone(), eris::wakeups::Wakeups::default(), WorkerConfig::default(), executor);
+    let handle = tokio::spawn(worker.run(shutdown.clone()));
+    (shutdown, handle)
+}

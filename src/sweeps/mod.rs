@@ -169,14 +169,13 @@ pub struct SweepSummary {
     pub stopped_by: Option<String>,
     pub status: SweepStatus,
     pub progress: Progress,
-    /// The comparison of its trials (`?format=csv` for CSV) and its report page.
+    /// Where to read more of it: the comparison of its trials (`?format=csv` for CSV).
     pub links: SweepLinks,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SweepLinks {
     pub compare: String,
-    pub page: String,
 }
 
 /// One trial of a sweep, in running order.
@@ -387,10 +386,7 @@ fn summary(row: SweepRow, counts: &[(String, i64)]) -> Result<SweepSummary> {
         })
         .collect::<Result<_>>()?;
     Ok(SweepSummary {
-        links: SweepLinks {
-            compare: format!("/api/v1/sweep/{}/compare", row.id),
-            page: format!("/api/v1/sweep/{}/page", row.id),
-        },
+        links: SweepLinks { compare: format!("/api/v1/sweep/{}/compare", row.id) },
         id: parse_id(&row.id)?,
         experiment: parse_id(&row.experiment_id)?,
         parameters: from_optional_text(row.axes.as_deref())?,
@@ -443,7 +439,7 @@ fn count_statuses(statuses: impl Iterator<Item = TrialStatus>) -> Vec<(String, i
     counts.into_iter().collect()
 }
 
-/// The figures of a sweep's trials, in running order (its comparison and its page).
+/// The figures of a sweep's trials, in running order (its comparison).
 pub async fn figures(db: &Db, id: Uuid) -> Result<(SweepSummary, Vec<crate::research::TrialFigures>)> {
     db.run(move |conn| {
         let key = id.to_string();
