@@ -23,6 +23,7 @@
 //! | `json` | JSON stored in text columns |
 //! | [`misarch`] | the MiSArch formats and components: definitions, goals, the Gatling report, exports, callbacks |
 //! | [`misarch_executor`] | the MiSArch Experiment Executor's own API: experiments and versions as MiSArch users make them, each version an eris experiment |
+//! | [`pages`] | report pages: self-contained HTML with SVG charts of a trial, a sweep and a trend, no HTTP |
 //! | [`process`] | this process's identity, as leases and claims record it |
 //! | [`redact`] | secrets never shown: masking in responses, records and logs |
 //! | [`research`] | experiments as research, the pure rules: key metrics, the resilience score, regressions, comparisons, trends |
@@ -56,6 +57,7 @@ pub mod http_client;
 mod json;
 pub mod misarch;
 pub mod misarch_executor;
+pub mod pages;
 pub mod process;
 pub mod redact;
 pub mod research;

@@ -25,6 +25,8 @@ const FAILURE_VARIABLES: [&str; 4] =
 /// eris over real HTTP, the fake components pointed at it, and a worker that drives them.
 struct Rig {
     app: TestApp,
+    /// Where eris is served.
+    url: String,
     gatling: FakeGatling,
     chaos: FakeChaosToolkit,
     configurator: FakeConfigurator,
@@ -58,10 +60,7 @@ impl Default for Options {
 
 impl Rig {
     async fn start(app: TestApp, options: Options) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-        let executor_url = format!("http://{}", listener.local_addr().unwrap());
-        let router = app.router.clone();
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let executor_url = common::serve(&app).await;
         let gatling = FakeGatling::start(&executor_url, options.gatling).await;
         let chaos = FakeChaosToolkit::start(&executor_url).await;
         let configurator = FakeConfigurator::start(&options.services).await;
@@ -81,7 +80,8 @@ impl Rig {
             request_timeout: Duration::from_secs(5),
             callback_max_body_bytes: 64 * 1024 * 1024,
         };
-        let mut rig = Rig { app, gatling, chaos, configurator, grafana, influx, worker: None, settings };
+        let mut rig =
+            Rig { app, url: executor_url, gatling, chaos, configurator, grafana, influx, worker: None, settings };
         rig.start_worker();
         rig
     }
@@ -440,6 +440,53 @@ async fn a_full_run_drives_every_component_and_keeps_metrics_violations_link_and
         // After the run, the callbacks answer nothing any more.
         let trigger = rig.app.get(&format!("/trigger/{id}/v1")).await;
         trigger.expect_error(StatusCode::NOT_FOUND, "misarch_run_not_found", None);
+    }
+}
+
+/// The page of a trial measured by the real 30-minute Gatling report: its 1000 intervals of percentiles and
+/// throughput, the failure set's window, the MiSArch phases and the four goals, drawn in Chromium when one is set up.
+#[tokio::test]
+async fn the_report_page_draws_the_real_report_with_its_failure_window() {
+    for app in TestApp::all() {
+        let gatling = GatlingBehaviour { main_run: Duration::from_millis(1500), ..Default::default() };
+        let (rig, id, trial) = Rig::run_to_end(app, Options { gatling, ..Options::default() }, experiment()).await;
+        let backend = rig.app.backend();
+        let path = format!("/api/v1/trial/{id}/page");
+        let response = rig.app.get(&path).await.expect_status(StatusCode::OK);
+        let html = response.text();
+        println!("{backend}: the page of a MiSArch trial with the real 30-minute report: {} bytes", html.len());
+        let intervals =
+            trial["metrics"]["series"]["percentiles"].as_array().unwrap().iter().filter(|p| !p[1].is_null()).count();
+        assert_eq!(intervals, 991, "{backend}: the report's intervals with OK answers");
+        assert!(html.contains(&format!(r#"data-series="p95" data-points="{intervals}""#)), "{backend}");
+        assert!(html.contains(r#"data-series="requests sent" data-points="1000""#), "{backend}");
+        // Set 1 injects from T0 until set 2 clears it, one second later; set 2 is a reset, marked, not shaded.
+        assert_eq!(html.matches(r#"<rect class="window""#).count(), 2, "{backend}: one window in each workload chart");
+        assert!(
+            html.contains("failure set 1 of 2 at T0+0 s: catalog sets serviceInvocationDeterioration"),
+            "{backend}"
+        );
+        assert_eq!(html.matches(r#"<rect class="span failure-set""#).count(), 1, "{backend}");
+        assert!(html.contains("MiSArch pre-flight") && html.contains("T0: every component registered"), "{backend}");
+        assert_eq!(html.matches(r#"<rect class="bar violated""#).count(), 2, "{backend}: {}", trial["violations"]);
+        assert!(html.contains(&format!("/api/v1/trial/{id}/gatling/index.html")), "{backend}");
+        let shot =
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("page-screenshots/{backend}-misarch.png"));
+        if let Some(drawn) = common::browser_check(&format!("{}{path}", rig.url), Some(&shot)).await {
+            assert_eq!(
+                drawn["requests"].as_array().unwrap().len(),
+                1,
+                "{backend}: only the page: {}",
+                drawn["requests"]
+            );
+            let charts = drawn["charts"].as_array().unwrap();
+            let percentiles = charts.iter().find(|c| c["chart"] == "percentiles").expect("the percentile chart");
+            assert_eq!(percentiles["windows"], 1, "{backend}");
+            assert!(percentiles["series"][2]["length"].as_f64().unwrap() > 1000.0, "{backend}: {percentiles}");
+            let goals = charts.iter().find(|c| c["chart"] == "goals").expect("the goals chart");
+            // The four goals of the experiment and those derived from the steady state.
+            assert_eq!(goals["bars"], trial["goals"].as_array().unwrap().len(), "{backend}");
+        }
     }
 }
 

@@ -12,29 +12,6 @@ use common::{TestApp, demo_target, start_worker, wait_until};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-/// Sets the shop's latency from `latency_ms`, loads it for 1 s at 20 requests a second with a p95 goal of 100 ms,
-/// and heals it afterwards.
-fn shop_experiment(shop: &str) -> Value {
-    json!({
-        "name": "The shop stays fast under latency",
-        "parameters": {"shop": shop, "latency_ms": 0},
-        "steps": [
-            {"step": "Inject latency", "do": "cm.http_request",
-             "where": {"method": "PUT", "url": "{{ shop }}/faults", "body": {"latency_ms": "{{ latency_ms }}"}},
-             "expect": [{"operator": "eq", "status_code": 200}]},
-            {"step": "Shoppers arrive", "do": "load.http", "where": {
-                "rate": 20, "duration": 1,
-                "requests": [{"name": "browse", "url": "{{ shop }}/products"}],
-                "goals": [
-                    {"metric": "95th percentile response time", "threshold": 100, "color": "red"},
-                    {"metric": "percentage failed requests", "threshold": 1, "color": "red"}
-                ]
-            }}
-        ],
-        "post_steps": [{"step": "Heal the shop", "do": "cm.http_request", "where": {"method": "DELETE", "url": "{{ shop }}/faults"}}]
-    })
-}
-
 async fn wait_for_sweep(app: &TestApp, id: &str, status: &str) -> Value {
     let path = format!("/api/v1/sweep/{id}");
     wait_until(Duration::from_secs(60), &format!("sweep {id} to be {status}"), || async {
@@ -49,7 +26,7 @@ async fn a_sweep_runs_every_point_in_order_and_tabulates_its_results() {
     let shop = demo_target().await;
     for app in TestApp::all() {
         let backend = app.backend();
-        let experiment = app.create_experiment(shop_experiment(&shop)).await;
+        let experiment = app.create_experiment(common::shop_study(&shop)).await;
         let body = json!({"experiment": experiment["id"], "parameters": {"latency_ms": [0, 150]}, "repeat": 2,
             "metadata": {"study": "latency"}});
         // Queued before any worker runs: the sweep is its trials' rows, so a restart in between loses nothing.
@@ -176,7 +153,7 @@ async fn a_trial_slower_than_the_ones_before_it_is_flagged_as_a_regression() {
     let shop = demo_target().await;
     for app in TestApp::all() {
         let backend = app.backend();
-        let mut definition = shop_experiment(&shop);
+        let mut definition = common::shop_study(&shop);
         definition["notify"] = json!([{"url": "http://127.0.0.1:9/hook"}]);
         let experiment = app.create_experiment(definition).await;
         let (shutdown, worker) = start_worker(&app.db);

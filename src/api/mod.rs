@@ -10,6 +10,7 @@ mod experiments;
 mod extract;
 mod health;
 mod misarch_executor;
+mod pages;
 mod pagination;
 mod request_guards;
 mod research;
@@ -96,6 +97,7 @@ fn openapi_router(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(trials::router())
         .merge(sweeps::router())
         .merge(research::router())
+        .merge(pages::router())
         .merge(tokens::router())
         .merge(audit::router())
         .merge(health::router())

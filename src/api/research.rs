@@ -93,14 +93,18 @@ async fn compare_trials(State(state): State<AppState>, ApiQuery(query): ApiQuery
 pub struct TrendQuery {
     /// The metric followed (default `p95`).
     #[param(inline)]
-    metric: Option<KeyMetric>,
+    pub(super) metric: Option<KeyMetric>,
     /// How many of the latest ended trials, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
-    limit: Option<i64>,
+    pub(super) limit: Option<i64>,
 }
 
 impl TrendQuery {
-    fn limit(&self) -> Result<i64, ApiError> {
+    pub(super) fn metric(&self) -> KeyMetric {
+        self.metric.unwrap_or(KeyMetric::P95)
+    }
+
+    pub(super) fn limit(&self) -> Result<i64, ApiError> {
         match self.limit {
             None => Ok(100),
             Some(limit) if (1..=MAX_TREND).contains(&limit) => Ok(limit),
@@ -118,7 +122,7 @@ impl TrendQuery {
 #[into_params(parameter_in = Path)]
 pub struct ExperimentTrendPath {
     /// The experiment's id.
-    experiment_id: Uuid,
+    pub(super) experiment_id: Uuid,
 }
 
 /// A metric over an experiment's latest ended trials (not those of sweeps), oldest first, with the trials flagged
@@ -133,16 +137,16 @@ async fn experiment_trend(
 ) -> ApiResult<Json<Trend>> {
     let limit = query.limit()?;
     let of = TrendOf::Experiment(path.experiment_id);
-    Ok(Json(figures::trend(&state.db, of, query.metric.unwrap_or(KeyMetric::P95), limit).await?))
+    Ok(Json(figures::trend(&state.db, of, query.metric(), limit).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ScheduleTrendPath {
     /// The experiment's id.
-    experiment_id: Uuid,
+    pub(super) experiment_id: Uuid,
     /// The schedule's id.
-    schedule_id: Uuid,
+    pub(super) schedule_id: Uuid,
 }
 
 /// A metric over a schedule's latest ended trials (its nightly runs, say), oldest first, with the trials flagged as
@@ -157,5 +161,5 @@ async fn schedule_trend(
 ) -> ApiResult<Json<Trend>> {
     let limit = query.limit()?;
     let of = TrendOf::Schedule { experiment: path.experiment_id, schedule: path.schedule_id };
-    Ok(Json(figures::trend(&state.db, of, query.metric.unwrap_or(KeyMetric::P95), limit).await?))
+    Ok(Json(figures::trend(&state.db, of, query.metric(), limit).await?))
 }

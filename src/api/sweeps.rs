@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Path)]
 pub struct SweepPath {
     /// The sweep's id.
-    sweep_id: Uuid,
+    pub(super) sweep_id: Uuid,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

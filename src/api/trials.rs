@@ -75,7 +75,7 @@ const MAX_FULL_LIMIT: i64 = 100;
 #[into_params(parameter_in = Path)]
 pub struct TrialPath {
     /// The trial's id.
-    trial_id: Uuid,
+    pub(super) trial_id: Uuid,
 }
 
 /// List trials in the order they were queued, oldest first: what a list needs of each (`TrialSummary`), or whole

@@ -166,12 +166,20 @@ pub struct FailureRecord {
     pub description: String,
     /// Planned offset from T0, in seconds.
     pub at_secs: u64,
+    /// Whether the set injects a failure; false for a set that only clears (a reset). Records written before eris
+    /// kept it read as true.
+    #[serde(default = "injects_by_default")]
+    pub injects: bool,
     pub applied_at: Option<DateTime<Utc>>,
     pub outcome: StepOutcome,
     pub error: Option<String>,
     /// Each change the configurator acknowledged, in the order it did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acknowledged: Vec<Acknowledged>,
+}
+
+fn injects_by_default() -> bool {
+    true
 }
 
 /// A configurator variable change the configurator answered with success, and when.

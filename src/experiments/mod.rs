@@ -86,6 +86,24 @@ pub struct Experiment {
     pub revision: i64,
     /// When the experiment was archived (deleted through the API); null while it is active.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Where to see more of it.
+    pub links: ExperimentLinks,
+}
+
+/// Where to see more of an experiment: the trend of its trials (`?metric=`, default `p95`), as JSON and as a page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExperimentLinks {
+    pub trend: String,
+    pub trend_page: String,
+}
+
+impl ExperimentLinks {
+    fn of(id: Uuid) -> Self {
+        Self {
+            trend: format!("/api/v1/experiment/{id}/trend"),
+            trend_page: format!("/api/v1/experiment/{id}/trend/page"),
+        }
+    }
 }
 
 /// The body of `POST /experiment` and `PUT /experiment/{id}`. PUT replaces the whole definition: a field left
@@ -302,8 +320,9 @@ impl TryFrom<ExperimentRow> for Experiment {
 
     fn try_from(row: ExperimentRow) -> Result<Self> {
         let definition = redact::masked(&row.definition()?)?;
+        let id = parse_id(&row.id)?;
         Ok(Self {
-            id: parse_id(&row.id)?,
+            id,
             name: definition.name,
             description: definition.description,
             metadata: definition.metadata,
@@ -320,6 +339,7 @@ impl TryFrom<ExperimentRow> for Experiment {
             updated_at: time::from_db(row.updated_at),
             revision: row.revision,
             archived_at: row.archived_at.map(time::from_db),
+            links: ExperimentLinks::of(id),
         })
     }
 }

@@ -334,6 +334,8 @@ pub struct TimedAction {
     pub at: Duration,
     pub services: Vec<ServiceChanges>,
     pub description: String,
+    /// Whether the set injects anything: false for a set that only clears its services' failures.
+    pub injects: bool,
 }
 
 /// The MiSArch failure timeline from T0: set i is applied at the sum of all earlier sets' pauses
@@ -360,11 +362,19 @@ pub fn failure_timeline(experiment: &MisarchExperiment) -> Vec<TimedAction> {
             // A set names each service once (the definition's rule), so each entry is one service's sequence.
             services: set.failures.iter().map(ServiceChanges::apply).collect(),
             description: format!("failure set {} of {total} at T0+{} s: {}", i + 1, at.as_secs(), summary.join("; ")),
+            injects: set.failures.iter().any(injects),
         });
     }
     // Already in order, because pauses are not negative; the stable sort keeps that a guarantee.
     actions.sort_by_key(|action| action.at);
     actions
+}
+
+fn injects(entry: &FailureEntry) -> bool {
+    entry.pub_sub_deterioration.is_some()
+        || entry.service_invocation_deterioration.is_some()
+        || entry.artificial_memory_usage.is_some()
+        || entry.artificial_cpu_usage.is_some()
 }
 
 fn describe_entry(entry: &FailureEntry) -> String {

@@ -169,13 +169,16 @@ pub struct SweepSummary {
     pub stopped_by: Option<String>,
     pub status: SweepStatus,
     pub progress: Progress,
-    /// Where to read more of it: the comparison of its trials (`?format=csv` for CSV).
+    /// Where to read more of it.
     pub links: SweepLinks,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SweepLinks {
+    /// The comparison of its trials (`?format=csv` for CSV).
     pub compare: String,
+    /// Its page: each metric against the swept parameters, with the spread of the repetitions (HTML).
+    pub page: String,
 }
 
 /// One trial of a sweep, in running order.
@@ -386,7 +389,10 @@ fn summary(row: SweepRow, counts: &[(String, i64)]) -> Result<SweepSummary> {
         })
         .collect::<Result<_>>()?;
     Ok(SweepSummary {
-        links: SweepLinks { compare: format!("/api/v1/sweep/{}/compare", row.id) },
+        links: SweepLinks {
+            compare: format!("/api/v1/sweep/{}/compare", row.id),
+            page: format!("/api/v1/sweep/{}/page", row.id),
+        },
         id: parse_id(&row.id)?,
         experiment: parse_id(&row.experiment_id)?,
         parameters: from_optional_text(row.axes.as_deref())?,

@@ -81,8 +81,25 @@ pub struct Trial {
     /// The metrics in which the trial was worse than the comparable trials before it, judged when it ended
     /// (the experiment's `analysis.regression`); null until then, or when it was not compared.
     pub regressions: Option<Vec<Regression>>,
+    /// Where to see more of it.
+    pub links: TrialLinks,
     /// The webhook deliveries of the trial's events, with their attempts and outcome.
     pub notifications: Vec<Notification>,
+}
+
+/// Where to see more of a trial.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrialLinks {
+    /// Its report page: HTML with charts of the workload, the timeline and the goals (docs/research.md).
+    pub page: String,
+    /// Its report as JSON, or JUnit XML (`GET /trial/{id}/report`).
+    pub report: String,
+}
+
+impl TrialLinks {
+    fn of(id: Uuid) -> Self {
+        Self { page: format!("/api/v1/trial/{id}/page"), report: format!("/api/v1/trial/{id}/report") }
+    }
 }
 
 /// Where a trial stands in the sweep that queued it.
@@ -237,8 +254,9 @@ impl TryFrom<TrialRow> for Trial {
         let sweep = SweepPlace::of_row(&row)?;
         let mut trial_record = redact(&record);
         texts.redact_strings(&mut trial_record);
+        let id = parse_id(&row.id)?;
         Ok(Self {
-            id: parse_id(&row.id)?,
+            id,
             experiment: parse_id(&row.experiment_id)?,
             schedule_id: row.schedule_id.as_deref().map(parse_id).transpose()?,
             experiment_revision: row.experiment_revision,
@@ -263,6 +281,7 @@ impl TryFrom<TrialRow> for Trial {
             sweep,
             score,
             regressions: from_optional_text(row.regressions.as_deref())?,
+            links: TrialLinks::of(id),
             notifications: Vec::new(),
         })
     }

@@ -337,6 +337,29 @@ pub async fn demo_target() -> String {
     url
 }
 
+/// Sets the shop's latency from `latency_ms`, loads it for 1 s at 20 requests a second with a p95 goal of 100 ms,
+/// and heals it afterwards.
+pub fn shop_study(shop: &str) -> Value {
+    serde_json::json!({
+        "name": "The shop stays fast under latency",
+        "parameters": {"shop": shop, "latency_ms": 0},
+        "steps": [
+            {"step": "Inject latency", "do": "cm.http_request",
+             "where": {"method": "PUT", "url": "{{ shop }}/faults", "body": {"latency_ms": "{{ latency_ms }}"}},
+             "expect": [{"operator": "eq", "status_code": 200}]},
+            {"step": "Shoppers arrive", "do": "load.http", "where": {
+                "rate": 20, "duration": 1,
+                "requests": [{"name": "browse", "url": "{{ shop }}/products"}],
+                "goals": [
+                    {"metric": "95th percentile response time", "threshold": 100, "color": "red"},
+                    {"metric": "percentage failed requests", "threshold": 1, "color": "red"}
+                ]
+            }}
+        ],
+        "post_steps": [{"step": "Heal the shop", "do": "cm.http_request", "where": {"method": "DELETE", "url": "{{ shop }}/faults"}}]
+    })
+}
+
 /// A worker with short intervals, running until the returned token is cancelled.
 pub fn start_worker(db: &Db) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
     start_worker_with(db, Default::default(), Default::default())
@@ -440,4 +463,32 @@ pub fn real_tool(variable: &str, what: &str) -> Option<std::path::PathBuf> {
             None
         }
     }
+}
+
+/// What headless Chromium drew of the page at `url` (tests/browser/check-page.cjs): its status, title, every request
+/// it made, its console errors and, per SVG chart, its size, series and marks. A screenshot of the whole page is
+/// written to `screenshot` when given. `None` when no browser is set up (`ERIS_TEST_BROWSER`, by `.ci/browser`),
+/// which under CI is a failure.
+pub async fn browser_check(url: &str, screenshot: Option<&std::path::Path>) -> Option<Value> {
+    let playwright = real_tool("ERIS_TEST_BROWSER", "the report pages in headless Chromium")?;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/check-page.cjs");
+    // Awaited, not waited for: the page is served by this test's own runtime.
+    let mut command = tokio::process::Command::new("node");
+    command.arg(script).arg(url).env("NODE_PATH", playwright.join("node_modules"));
+    if let Some(path) = screenshot {
+        std::fs::create_dir_all(path.parent().expect("a directory")).expect("the screenshot's directory");
+        command.arg(path);
+    }
+    let output = command.output().await.expect("node runs");
+    assert!(output.status.success(), "the browser check of {url} failed: {}", String::from_utf8_lossy(&output.stderr));
+    Some(serde_json::from_slice(&output.stdout).expect("the check prints JSON"))
+}
+
+/// Serves `app` on a loopback port, as `eris serve` does; returns its base URL.
+pub async fn serve(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
 }

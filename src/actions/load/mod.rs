@@ -260,7 +260,7 @@ async fn drive(
         samples,
     };
     let pacing = tokio::task::spawn_blocking(move || pacer.run());
-    let mut tally = Tally::new(names);
+    let mut tally = Tally::new(names, timetable.duration());
     // Ends when the pacer and every request it started are done: each holds a sender.
     loop {
         tokio::select! {

@@ -27,6 +27,11 @@ impl Timetable {
         Self { arrivals, duration }
     }
 
+    /// How long arrivals last.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
     /// How many requests arrive in the whole run: the integral of the rate over the duration, rounded down.
     pub fn count(&self) -> u64 {
         let seconds = self.duration.as_secs_f64();

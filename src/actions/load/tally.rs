@@ -11,14 +11,19 @@
 //!   each with its share of all requests in percent.
 //! - Requests per second: the count over the planned duration, to two decimals.
 //! - Series: requests sent and responses received per second (all, OK, KO), each second stamped with its start in
-//!   epoch milliseconds; an open model has no users to count, so `active_users` is empty.
+//!   epoch milliseconds; an open model has no users to count, so `active_users` is empty. The response time
+//!   percentiles of the OK requests over time, as Gatling's chart has them (min, 25th … 99th, max), per interval of
+//!   due times: one second, or as many as keep the series to 1000 intervals, each from an HDR histogram with two
+//!   significant digits (a 1 % error at most) that holds only the values it saw.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::misarch::gatling::{Counter, EntryType, GatlingMetrics, RangeGroup, RatePoint, RequestStats, TimeSeries};
+use crate::misarch::gatling::{
+    Counter, EntryType, GatlingMetrics, PercentilePoint, RangeGroup, RatePoint, RequestStats, TimeSeries,
+};
 
 /// The longest response time a histogram holds: an hour, in microseconds (a request's timeout is at most that).
 const MAX_MICROS: u64 = 3_600_000_000;
@@ -58,6 +63,12 @@ impl Answer {
         }
     }
 }
+
+/// The percentile series has at most this many intervals, as Gatling thins its charts to about 1000 points.
+const MAX_INTERVALS: u64 = 1000;
+
+/// The quantiles of one interval of the percentile series, in the order of [`PercentilePoint::values`].
+const INTERVAL_QUANTILES: [f64; 10] = [0.0, 0.25, 0.50, 0.75, 0.80, 0.85, 0.90, 0.95, 0.99, 1.0];
 
 /// How many different answers are told apart in [`Tally::answers`]; the rest are counted as `other`.
 const MAX_ANSWER_KINDS: usize = 20;
@@ -163,12 +174,15 @@ pub struct Tally {
     /// Per second of the run: [all, ok, ko] sent (by due time) and received.
     sent: BTreeMap<u64, [u64; 3]>,
     received: BTreeMap<u64, [u64; 3]>,
+    /// Per interval of due times (`interval_secs` long): the OK response times, in milliseconds.
+    percentiles: BTreeMap<u64, Histogram<u32>>,
+    interval_secs: u64,
     answers: BTreeMap<String, u64>,
 }
 
 impl Tally {
-    /// `names` are the load's requests, in the order their index refers to.
-    pub fn new(names: Vec<String>) -> Self {
+    /// `names` are the load's requests, in the order their index refers to; `planned` is how long arrivals last.
+    pub fn new(names: Vec<String>, planned: Duration) -> Self {
         let per_request = names.iter().map(|_| Figures::new()).collect();
         Self {
             names,
@@ -176,6 +190,8 @@ impl Tally {
             per_request,
             sent: BTreeMap::new(),
             received: BTreeMap::new(),
+            percentiles: BTreeMap::new(),
+            interval_secs: planned.as_secs().div_ceil(MAX_INTERVALS).max(1),
             answers: BTreeMap::new(),
         }
     }
@@ -192,6 +208,16 @@ impl Tally {
             "other".to_owned()
         };
         *self.answers.entry(key).or_default() += 1;
+        if sample.answer.ok() {
+            let millis = whole_millis(u64::try_from(sample.latency.as_micros()).unwrap_or(u64::MAX));
+            let interval = sample.due.as_secs() / self.interval_secs;
+            // Two significant digits, growing with the values seen: a few kilobytes per interval at most.
+            let histogram = self
+                .percentiles
+                .entry(interval)
+                .or_insert_with(|| Histogram::new(2).expect("two significant digits are valid"));
+            histogram.saturating_record(millis);
+        }
         let column = if sample.answer.ok() { 1 } else { 2 };
         for (series, at) in [(&mut self.sent, sample.due), (&mut self.received, sample.due + sample.latency)] {
             let second = series.entry(at.as_secs()).or_default();
@@ -234,9 +260,29 @@ impl Tally {
                 })
                 .collect()
         };
-        let series =
-            TimeSeries { requests: points(&self.sent), responses: points(&self.received), active_users: Vec::new() };
+        let series = TimeSeries {
+            requests: points(&self.sent),
+            responses: points(&self.received),
+            active_users: Vec::new(),
+            percentiles: self.percentile_points(started_ms, planned),
+        };
         GatlingMetrics { total, requests, series }
+    }
+
+    /// One point per interval from the start to the last interval with an answer or of the plan, whichever is later;
+    /// `null` values for an interval without OK answers, as Gatling writes them.
+    fn percentile_points(&self, started_ms: i64, planned: Duration) -> Vec<PercentilePoint> {
+        let planned_last = planned.as_secs().saturating_sub(1) / self.interval_secs;
+        let last = self.percentiles.keys().next_back().copied().unwrap_or(0).max(planned_last);
+        (0..=last)
+            .map(|interval| PercentilePoint {
+                time_ms: started_ms + i64::try_from(interval * self.interval_secs * 1000).unwrap_or(i64::MAX),
+                values: self
+                    .percentiles
+                    .get(&interval)
+                    .map(|histogram| INTERVAL_QUANTILES.map(|quantile| histogram.value_at_quantile(quantile) as f64)),
+            })
+            .collect()
     }
 }
 
@@ -259,7 +305,7 @@ mod tests {
 
     #[test]
     fn the_figures_are_gatlings() {
-        let mut tally = Tally::new(vec!["list products".to_owned(), "order".to_owned()]);
+        let mut tally = Tally::new(vec!["list products".to_owned(), "order".to_owned()], Duration::from_secs(2));
         for i in 0..90 {
             tally.record(sample(0, i * 10, 100 + i, true));
         }
@@ -294,7 +340,7 @@ mod tests {
 
     #[test]
     fn the_series_have_a_point_each_second_of_the_run() {
-        let mut tally = Tally::new(vec!["a".to_owned()]);
+        let mut tally = Tally::new(vec!["a".to_owned()], Duration::from_secs(3));
         tally.record(sample(0, 100, 50, true));
         tally.record(sample(0, 2100, 1000, false));
         let series = tally.metrics(5_000, Duration::from_secs(3)).series;
@@ -302,11 +348,28 @@ mod tests {
         assert_eq!(sent, [(5_000, Some(1.0), Some(0.0)), (6_000, Some(0.0), Some(0.0)), (7_000, Some(1.0), Some(1.0))]);
         let received: Vec<_> = series.responses.iter().map(|p| (p.time_ms, p.all)).collect();
         assert_eq!(received, [(5_000, Some(1.0)), (6_000, Some(0.0)), (7_000, Some(0.0)), (8_000, Some(1.0))]);
+        // OK answers only, by due time: the KO request of second 2 leaves it empty.
+        let percentiles: Vec<_> = series.percentiles.iter().map(|p| (p.time_ms, p.value("50%"))).collect();
+        assert_eq!(percentiles, [(5_000, Some(50.0)), (6_000, None), (7_000, None)]);
+    }
+
+    #[test]
+    fn the_percentile_series_has_gatlings_ten_values_and_at_most_1000_intervals() {
+        let mut tally = Tally::new(vec!["a".to_owned()], Duration::from_secs(3000));
+        for millis in 1..=100 {
+            tally.record(sample(0, 2500 + millis, millis, true));
+        }
+        let series = tally.metrics(0, Duration::from_secs(3000)).series;
+        // Three seconds per interval; the samples fell into the first (due 2.5 to 2.6 s).
+        assert_eq!(series.percentiles.len(), 1000);
+        assert_eq!(series.percentiles[1].time_ms, 3_000);
+        let values = series.percentiles[0].values.expect("OK answers");
+        assert_eq!(values, [1.0, 25.0, 50.0, 75.0, 80.0, 85.0, 90.0, 95.0, 99.0, 100.0]);
     }
 
     #[test]
     fn a_load_without_answers_has_no_times() {
-        let metrics = Tally::new(vec!["a".to_owned()]).metrics(0, Duration::from_secs(1));
+        let metrics = Tally::new(vec!["a".to_owned()], Duration::from_secs(1)).metrics(0, Duration::from_secs(1));
         assert_eq!(metrics.total.mean_response_time, Counter { total: None, ok: None, ko: None });
         assert_eq!(metrics.total.group1.percentage, 0.0);
     }

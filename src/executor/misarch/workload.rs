@@ -49,6 +49,7 @@ where
                     .map(|action| FailureRecord {
                         description: action.description.clone(),
                         at_secs: action.at.as_secs(),
+                        injects: action.injects,
                         applied_at: None,
                         outcome: StepOutcome::Running,
                         error: None,

@@ -7,7 +7,8 @@
 //!   the figures as strings (`"1234"`, `"8.56"`) and `"-"` where there is no value (the KO response times of a request
 //!   that never failed); they become JSON numbers and `null`.
 //! - From index.html, the time series of the charts (see [`TimeSeries`]): requests and responses per second, all/OK/KO,
-//!   and active users per scenario. The percentile-over-time and response-time-distribution charts are left out.
+//!   active users per scenario, and the response time percentiles of OK requests over time. The response-time
+//!   distribution chart is left out.
 //!
 //! stats.js is JavaScript (`var stats = {…}` followed by functions), not JSON: unquoted keys, and in index.html single
 //! quotes, identifiers and comments too. A small reader of JavaScript literals (objects, arrays, strings, numbers,
@@ -157,7 +158,8 @@ pub struct RangeGroup {
 ///
 /// JSON shape, compact because a series has up to a thousand points:
 /// `{"requests": [[epoch_ms, all, ok, ko], …], "responses": [[epoch_ms, all, ok, ko], …],
-///   "active_users": [{"scenario": "buyProcessScenario", "data": [[epoch_ms, users], …]}, …]}`.
+///   "active_users": [{"scenario": "buyProcessScenario", "data": [[epoch_ms, users], …]}, …],
+///   "percentiles": [[epoch_ms, [min, p25, p50, p75, p80, p85, p90, p95, p99, max] or null], …]}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimeSeries {
     /// Requests sent per second (`var requests = unpack(…)`).
@@ -169,6 +171,44 @@ pub struct TimeSeries {
     /// Active users per scenario (the series of the `active_users` chart), in the chart's order.
     #[serde(default)]
     pub active_users: Vec<ScenarioSeries>,
+    /// Response time percentiles of the OK requests that started in each interval, in milliseconds
+    /// (`var responsetimepercentilesovertimeokPercentiles = unpack(…)`); absent in metrics stored before it was read.
+    #[serde(default)]
+    pub percentiles: Vec<PercentilePoint>,
+}
+
+/// The percentiles Gatling's "Response Time Percentiles over Time (OK)" chart draws, in its order.
+pub const PERCENTILE_LABELS: [&str; 10] = ["min", "25%", "50%", "75%", "80%", "85%", "90%", "95%", "99%", "max"];
+
+/// One interval of the percentile chart; JSON `[epoch_ms, [min, p25, p50, p75, p80, p85, p90, p95, p99, max]]`, or
+/// `[epoch_ms, null]` for an interval without OK responses.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(from = "PercentileTuple", into = "PercentileTuple")]
+pub struct PercentilePoint {
+    pub time_ms: i64,
+    pub values: Option<[f64; 10]>,
+}
+
+impl PercentilePoint {
+    /// The value of `label` (one of [`PERCENTILE_LABELS`]) in this interval.
+    pub fn value(&self, label: &str) -> Option<f64> {
+        let index = PERCENTILE_LABELS.iter().position(|known| *known == label)?;
+        self.values.map(|values| values[index])
+    }
+}
+
+type PercentileTuple = (i64, Option<[json_number::Number; 10]>);
+
+impl From<PercentileTuple> for PercentilePoint {
+    fn from((time_ms, values): PercentileTuple) -> Self {
+        PercentilePoint { time_ms, values: values.map(|values| values.map(|n| n.0)) }
+    }
+}
+
+impl From<PercentilePoint> for PercentileTuple {
+    fn from(point: PercentilePoint) -> Self {
+        (point.time_ms, point.values.map(|values| values.map(json_number::Number)))
+    }
 }
 
 /// One second of requests or responses; JSON `[epoch_ms, all, ok, ko]`. A value is `None` where Gatling wrote `null`.

@@ -1,4 +1,5 @@
-//! The time series of the charts in index.html: requests and responses per second, and active users.
+//! The time series of the charts in index.html: requests and responses per second, active users, and the response
+//! time percentiles of OK requests over time.
 
 use std::sync::LazyLock;
 
@@ -9,6 +10,8 @@ use super::*;
 
 pub(super) static REQUESTS_VAR: LazyLock<Regex> = LazyLock::new(|| regex(r"\bvar\s+requests\s*=\s*unpack\s*\("));
 pub(super) static RESPONSES_VAR: LazyLock<Regex> = LazyLock::new(|| regex(r"\bvar\s+responses\s*=\s*unpack\s*\("));
+pub(super) static PERCENTILES_VAR: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"\bvar\s+responsetimepercentilesovertimeokPercentiles\s*=\s*unpack\s*\("));
 pub(super) static RENDER_TO: LazyLock<Regex> = LazyLock::new(|| regex(r#"\brenderTo\s*:\s*['"]([^'"]*)['"]"#));
 pub(super) static SERIES_ARRAY: LazyLock<Regex> = LazyLock::new(|| regex(r"\bseries\s*:\s*\["));
 
@@ -17,7 +20,39 @@ pub(super) fn parse_series(html: &str) -> Result<TimeSeries, ReportError> {
         requests: unpacked_rates(html, &REQUESTS_VAR, "requests")?,
         responses: unpacked_rates(html, &RESPONSES_VAR, "responses")?,
         active_users: active_users(html)?,
+        percentiles: percentiles(html)?,
     })
+}
+
+/// `var responsetimepercentilesovertimeokPercentiles = unpack([[epoch_s, [min, p25, …, max]], …])`, an entry
+/// `[epoch_s, null]` for an interval without OK responses.
+pub(super) fn percentiles(html: &str) -> Result<Vec<PercentilePoint>, ReportError> {
+    let Some(found) = PERCENTILES_VAR.find(html) else { return Ok(Vec::new()) };
+    let value = Reader::new(html, found.end(), INDEX_HTML).read_value()?;
+    let bad = |index: usize| ReportError::Malformed {
+        file: INDEX_HTML,
+        what: format!("response time percentiles[{index}]: expected [epoch seconds, ten numbers or null]"),
+    };
+    let Js::Arr(entries) = value else { return Err(bad(0)) };
+    let mut points = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let [Js::Num(seconds), values] = entry.as_array().ok_or_else(|| bad(index))? else { return Err(bad(index)) };
+        let time_ms = epoch_ms(seconds * 1000.0).ok_or_else(|| bad(index))?;
+        let values = match values {
+            Js::Null => None,
+            Js::Arr(values) if values.len() == PERCENTILE_LABELS.len() => {
+                let mut numbers = [0.0; 10];
+                for (slot, value) in numbers.iter_mut().zip(values) {
+                    let Js::Num(number) = value else { return Err(bad(index)) };
+                    *slot = *number;
+                }
+                Some(numbers)
+            }
+            _ => return Err(bad(index)),
+        };
+        points.push(PercentilePoint { time_ms, values });
+    }
+    Ok(points)
 }
 
 /// `var requests = unpack([[epoch_s, [all, ok, ko]], …])`; Gatling's unpack.js turns seconds into milliseconds, and an

@@ -267,6 +267,16 @@ fn time_series_match_the_real_index_html() {
         assert_eq!(scenario.data[500], Point { time_ms: 1_752_756_788_000, value: Some(middle) });
         assert_eq!(scenario.data.iter().filter_map(|p| p.value).sum::<f64>(), sum);
     }
+    // The first, a middle and the last interval of "Response Time Percentiles over Time (OK)", and its empty ones.
+    let percentiles = &series.percentiles;
+    assert_eq!(percentiles.len(), 1000);
+    assert_eq!(percentiles[0].time_ms, 1_752_755_877_000);
+    assert_eq!(percentiles[0].values, Some([36.0, 36.0, 80.0, 82.0, 82.0, 82.0, 82.0, 82.0, 82.0, 82.0]));
+    assert_eq!(percentiles[12].value("95%"), Some(2929.0));
+    assert_eq!(percentiles[12].value("max"), Some(3038.0));
+    assert_eq!(percentiles[999].time_ms, 1_752_757_698_000);
+    assert_eq!(percentiles[999].value("50%"), Some(149.0));
+    assert!(percentiles.iter().filter(|point| point.values.is_none()).count() >= 5, "intervals without OK answers");
 }
 
 #[test]
@@ -287,6 +297,10 @@ fn json_shape_keeps_gatling_names_numbers_and_nulls() {
     assert_eq!(json["series"]["requests"][0], serde_json::json!([1_752_755_877_000_i64, 2, 2, 0]));
     assert_eq!(json["series"]["active_users"][1]["scenario"], "abortedBuyProcessScenario");
     assert_eq!(json["series"]["active_users"][1]["data"][0], serde_json::json!([1_752_755_877_000_i64, 2]));
+    assert_eq!(
+        json["series"]["percentiles"][0],
+        serde_json::json!([1_752_755_877_000_i64, [36, 36, 80, 82, 82, 82, 82, 82, 82, 82]])
+    );
     // A stored trial reads back unchanged (to the last bit where serde_json reads floats exactly).
     let text = serde_json::to_string(&metrics).expect("serializes");
     let back: GatlingMetrics = serde_json::from_str(&text).expect("deserializes");
