@@ -79,9 +79,10 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
 }
 
-/// Route segments that are verbs, not resources: `…/{experiment_id}/purge` is `experiment.purge` (the last three
-/// are the MiSArch executor API's).
-const VERB_SEGMENTS: [&str; 5] = ["purge", "stop", "generate", "newVersion", "start"];
+/// Route segments that are verbs, not resources: `…/{experiment_id}/purge` is `experiment.purge`,
+/// `/emergency-stop/engage` is `emergency-stop.engage` (`generate`, `newVersion` and `start` are the MiSArch executor
+/// API's).
+const VERB_SEGMENTS: [&str; 7] = ["purge", "stop", "engage", "release", "generate", "newVersion", "start"];
 
 /// What a change is called in the log, from its method and route: `<resource>.<verb>`. The resource is the route's
 /// last fixed segment (`/api/v1/experiment/{experiment_id}/schedule` → `schedule`) and the verb follows the method
@@ -176,6 +177,8 @@ mod tests {
             ("PUT", "/api/v1/trial/{trial_id}/stop", "trial.stop"),
             ("POST", "/api/v1/token", "token.create"),
             ("DELETE", "/api/v1/token/{token_id}", "token.delete"),
+            ("POST", "/api/v1/emergency-stop/engage", "emergency-stop.engage"),
+            ("POST", "/api/v1/emergency-stop/release", "emergency-stop.release"),
             ("POST", "/experiment/generate", "misarch_executor.experiment.generate"),
             ("POST", "/experiment/{testUUID}/{testVersion}/start", "misarch_executor.experiment.start"),
             ("POST", "/experiment/start", "misarch_executor.experiment.start"),

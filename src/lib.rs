@@ -27,6 +27,7 @@
 //! | [`process`] | this process's identity, as leases and claims record it |
 //! | [`redact`] | secrets never shown: masking in responses, records and logs |
 //! | [`research`] | experiments as research, the pure rules: key metrics, the resilience score, regressions, comparisons, trends |
+//! | [`safety`] | safety levers of the whole deployment: the emergency stop |
 //! | [`scheduler`] | the loop that turns due schedules into queued trials |
 //! | [`schedules`] | the schedule resource: when an experiment runs by itself, its write-time rules |
 //! | [`setting_parsers`] | how a setting's text becomes a typed value, with errors that name the variable |
@@ -61,6 +62,7 @@ pub mod pages;
 pub mod process;
 pub mod redact;
 pub mod research;
+pub mod safety;
 pub mod scheduler;
 pub mod schedules;
 pub mod setting_parsers;

@@ -43,6 +43,9 @@ enum Command {
     /// Manage API tokens, straight in the database (how the first admin token is made).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The emergency stop of the whole deployment, straight in the database: works when the API does not.
+    #[command(subcommand)]
+    Safety(SafetyCommand),
     /// Serve a small shop to run chaos trials against on this machine: a health route, business routes whose
     /// latency and error rate its own `/faults` API changes (docs/trials.md#the-demo-target).
     DemoTarget {
@@ -79,6 +82,29 @@ enum TokenCommand {
         database: DatabaseArgs,
         /// The token's id or name.
         token: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SafetyCommand {
+    /// Engage the emergency stop: stop every trial at once (running ones with their clean-up) and let none start
+    /// until it is released (docs/safety.md).
+    Engage {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Why, shown on every trial it stops and every start it refuses.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release the emergency stop: trials may start again.
+    Release {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Print the emergency stop's state (JSON).
+    Status {
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
@@ -123,6 +149,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => {
             tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(token(command))
         }
+        Command::Safety(command) => {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(safety(command))
+        }
         Command::DemoTarget { bind } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
@@ -143,6 +172,54 @@ fn report_migrations(url: &db::DatabaseUrl, applied: Vec<String>) {
     }
 }
 
+/// The database of a command that works on it directly (`eris token`, `eris safety`), migrated, and who acts:
+/// `cli:<login user>`.
+fn open_database(database: &DatabaseArgs) -> anyhow::Result<(Db, String)> {
+    let url = database.resolve()?;
+    report_migrations(&url, db::migrate(&url)?);
+    let db = Db::connect(url, PoolOptions::default())?;
+    Ok((db, format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))))
+}
+
+/// `eris safety …`: the same rules as `/api/v1/emergency-stop`, acting as `cli:<login user>`, audited like the API.
+/// The `stopped` webhooks of the queued trials it stops are queued for the experiments' own `notify` targets;
+/// `eris serve` delivers them.
+async fn safety(command: SafetyCommand) -> anyhow::Result<()> {
+    use eris::safety;
+    let database = match &command {
+        SafetyCommand::Engage { database, .. }
+        | SafetyCommand::Release { database }
+        | SafetyCommand::Status { database } => database,
+    };
+    let (db, actor) = open_database(database)?;
+    let state = match command {
+        SafetyCommand::Engage { reason, .. } => {
+            let body = serde_json::to_vec(&serde_json::json!({"reason": reason}))?;
+            let engaged = safety::engage(&db, &actor, &reason, Default::default()).await;
+            audit_cli(&db, &actor, "emergency-stop.engage", "eris safety engage", None, &body, &engaged).await;
+            let (state, stopped) = engaged?;
+            match stopped {
+                Some(stopped) => eprintln!(
+                    "emergency stop engaged: {} queued trial(s) stopped, {} running trial(s) stopping",
+                    stopped.queued, stopped.running
+                ),
+                None => eprintln!("the emergency stop already holds; nothing changed"),
+            }
+            state
+        }
+        SafetyCommand::Release { .. } => {
+            let released = safety::release(&db, &actor).await;
+            audit_cli(&db, &actor, "emergency-stop.release", "eris safety release", None, &[], &released).await;
+            let (state, released) = released?;
+            eprintln!("{}", if released { "emergency stop released" } else { "the emergency stop did not hold" });
+            state
+        }
+        SafetyCommand::Status { .. } => safety::find(&db).await?,
+    };
+    println!("{}", serde_json::to_string(&state)?);
+    Ok(())
+}
+
 /// `eris token …`: the same rules as `/api/v1/token`, acting as `cli:<login user>`, audited like the API.
 async fn token(command: TokenCommand) -> anyhow::Result<()> {
     use eris::auth::tokens;
@@ -151,10 +228,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
         | TokenCommand::List { database }
         | TokenCommand::Revoke { database, .. } => database,
     };
-    let url = database.resolve()?;
-    report_migrations(&url, db::migrate(&url)?);
-    let db = Db::connect(url, PoolOptions::default())?;
-    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+    let (db, actor) = open_database(database)?;
     match command {
         TokenCommand::Create { name, scope, expires_at, .. } => {
             let input = tokens::TokenInput { name, scope, expires_at };
@@ -164,6 +238,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 &db,
                 &actor,
                 "token.create",
+                "eris token create",
                 created.as_ref().ok().map(|t| t.info.id.to_string()),
                 &body,
                 &created,
@@ -191,8 +266,8 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { token, .. } => {
             let revoked = tokens::revoke(&db, &token, &actor).await;
-            audit_cli(&db, &actor, "token.delete", revoked.as_ref().ok().map(|t| t.id.to_string()), &[], &revoked)
-                .await;
+            let target = revoked.as_ref().ok().map(|t| t.id.to_string());
+            audit_cli(&db, &actor, "token.delete", "eris token revoke", target, &[], &revoked).await;
             let revoked = revoked?;
             eprintln!("revoked token '{}' ({})", revoked.name, revoked.id);
         }
@@ -200,11 +275,12 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Appends the audit entry of a token change made with `eris token`.
+/// Appends the audit entry of a change made with `eris token` or `eris safety`; `command` is what was run.
 async fn audit_cli<T>(
     db: &Db,
     actor: &str,
     action: &str,
+    command: &str,
     target_id: Option<String>,
     body: &[u8],
     result: &eris::error::Result<T>,
@@ -219,7 +295,7 @@ async fn audit_cli<T>(
         actor: actor.to_owned(),
         action: action.to_owned(),
         method: "CLI".to_owned(),
-        path: format!("eris {}", action.replace('.', " ")),
+        path: command.to_owned(),
         target_id,
         body_sha256: eris::audit::body_digest(body),
         status,

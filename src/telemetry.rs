@@ -31,6 +31,7 @@ pub const GATLING_REPORTS: &str = "eris_gatling_reports_total";
 pub const GATLING_REPORT_BYTES: &str = "eris_gatling_report_kept_bytes_total";
 pub const REGRESSIONS: &str = "eris_trial_regressions_total";
 pub const SWEEPS_ACTIVE: &str = "eris_sweeps_active";
+pub const EMERGENCY_STOP: &str = "eris_emergency_stop_engaged";
 
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 const DURATION_BUCKETS: &[f64] = &[1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0];
@@ -79,6 +80,7 @@ fn describe() {
         "Trials flagged as a regression when they ended, by metric (one per metric flagged)."
     );
     describe_gauge!(SWEEPS_ACTIVE, "Sweeps with a trial queued or running, in the database (all replicas).");
+    describe_gauge!(EMERGENCY_STOP, "1 while the emergency stop holds (no trial starts), 0 otherwise; all replicas.");
     describe_counter!(TRIALS_FINISHED, "Trials that ended, by final status.");
     describe_gauge!(TRIALS_IN_PROGRESS, "Trials In Progress or Stop Initiated in the database (all replicas).");
     describe_gauge!(TRIALS_QUEUED, "Trials Scheduled (queued) in the database (all replicas).");
@@ -167,6 +169,10 @@ pub async fn render(db: &Db) -> String {
     match db.run_quick(crate::db::trials::active_sweeps).await {
         Ok(active) => gauge!(SWEEPS_ACTIVE).set(active as f64),
         Err(error) => tracing::warn!("metrics: cannot count sweeps: {}", error.message),
+    }
+    match db.run_quick(|conn| Ok(crate::db::safety::active(conn)?.is_some())).await {
+        Ok(engaged) => gauge!(EMERGENCY_STOP).set(if engaged { 1.0 } else { 0.0 }),
+        Err(error) => tracing::warn!("metrics: cannot read the emergency stop: {}", error.message),
     }
     let pool = db.pool_state();
     gauge!(POOL_CONNECTIONS, "state" => "idle").set(f64::from(pool.idle));

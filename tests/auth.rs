@@ -103,8 +103,11 @@ fn routes_declare_the_scope_of_what_they_do() {
     // Every other GET of /api/v1 and of the MiSArch executor's API needs `read`, every other change `write`; the
     // components' callbacks and the probes need nothing.
     for (method, route, access) in scopes.iter() {
-        let admin =
-            route.starts_with("/api/v1/token") || route.starts_with("/api/v1/audit") || route.ends_with("/purge");
+        // The emergency stop's levers are admin's; reading its state is anyone's with `read`.
+        let admin = route.starts_with("/api/v1/token")
+            || route.starts_with("/api/v1/audit")
+            || route.ends_with("/purge")
+            || route.starts_with("/api/v1/emergency-stop/");
         let callback = route.starts_with("/trigger/") || route.contains("/gatling/metrics");
         let executor = (route.starts_with("/experiment/") || route.starts_with("/d/")) && !callback;
         let expected = match method {

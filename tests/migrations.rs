@@ -62,6 +62,7 @@ fn both_backends_have_the_same_tables_columns_and_nullability() {
         [
             "api_tokens",
             "audit_log",
+            "emergency_stops",
             "experiments",
             "gatling_reports",
             "misarch_runs",

@@ -32,6 +32,7 @@ async fn page(app: &TestApp, path: &str) -> String {
     assert!(policy.starts_with("default-src 'none'") && !policy.contains("script"), "{path}: {policy}");
     let text = response.text();
     assert!(text.starts_with("<!DOCTYPE html>") && !text.contains("<script"), "{path}");
+    println!("{} {path}: {} bytes", app.backend(), text.len());
     text
 }
 

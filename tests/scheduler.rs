@@ -227,3 +227,29 @@ async fn a_broken_schedule_is_retried_later_and_never_blocks_the_others() {
         assert!(read.json()["fire_error"].as_str().is_some_and(|e| !e.is_empty()), "the failure is visible");
     }
 }
+
+#[tokio::test]
+async fn a_fire_while_the_emergency_stop_holds_is_skipped_and_counted() {
+    for app in TestApp::all() {
+        let backend = app.backend();
+        let experiment = app.experiment_id().await;
+        let schedule =
+            create_schedule(&app, &experiment, json!({"recurrence_pattern": "* * * * *", "recurrence_count": 5})).await;
+        let id = schedule["id"].as_str().unwrap();
+        app.post("/api/v1/emergency-stop/engage", &json!({"reason": "freeze"})).await.expect_status(StatusCode::OK);
+        let scheduler = scheduler(&app);
+        let first = instant(&schedule["next_run_at"]);
+        assert_eq!(
+            scheduler.fire(id, first).await.unwrap(),
+            FireOutcome::NoTrial { skipped: true, missed: 0 },
+            "{backend}"
+        );
+        app.post("/api/v1/emergency-stop/release", &json!({})).await.expect_status(StatusCode::OK);
+        let second = first + chrono::Duration::minutes(1);
+        assert!(matches!(scheduler.fire(id, second).await.unwrap(), FireOutcome::Created { .. }), "{backend}");
+        let read = app.get(&format!("/api/v1/experiment/{experiment}/schedule/{id}")).await.json();
+        // The skipped fire is counted, as a `forbid` skip is, and not against `recurrence_count`; the next one runs.
+        assert_eq!((read["skipped_fires"].clone(), read["recurrence_left"].clone()), (json!(1), json!(4)), "{backend}");
+        assert_eq!(trials_of(&app, id).await.len(), 1, "{backend}");
+    }
+}

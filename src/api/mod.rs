@@ -14,6 +14,7 @@ mod pages;
 mod pagination;
 mod request_guards;
 mod research;
+mod safety;
 mod schedules;
 pub mod scopes;
 mod sweeps;
@@ -76,6 +77,8 @@ changes, `admin` for purging, tokens and the audit log. Every change is recorded
         (name = "trials", description = "Runs of an experiment, kept for audit."),
         (name = "research", description = "Experiments as research: sweeps over parameter sets, trials compared \
 side by side, trends with regressions flagged, resilience scores and report pages (docs/research.md)."),
+        (name = "safety", description = "Safety levers of the whole deployment: the emergency stop, which stops \
+every trial and lets none start until it is released (docs/safety.md)."),
         (name = "tokens", description = "API tokens (admin)."),
         (name = "audit", description = "The append-only log of every change asked of the API (admin)."),
         (name = "health", description = "Liveness and readiness."),
@@ -98,6 +101,7 @@ fn openapi_router(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(sweeps::router())
         .merge(research::router())
         .merge(pages::router())
+        .merge(safety::router())
         .merge(tokens::router())
         .merge(audit::router())
         .merge(health::router())

@@ -83,15 +83,7 @@ async fn experiment_trend_page(
     ApiPath(path): ApiPath<ExperimentTrendPath>,
     ApiQuery(query): ApiQuery<TrendQuery>,
 ) -> ApiResult<Response> {
-    let limit = query.limit()?;
-    let experiment = crate::experiments::find(&state.db, path.experiment_id).await?;
-    let trend = figures::trend(&state.db, TrendOf::Experiment(path.experiment_id), query.metric(), limit).await?;
-    let subject = pages::trend::Subject {
-        experiment_name: &experiment.name,
-        schedule: None,
-        json_path: format!("/api/v1/experiment/{}/trend?metric={}&limit={limit}", experiment.id, query.metric()),
-    };
-    Ok(html(pages::trend::render(&trend, &subject)))
+    trend_page(&state, TrendOf::Experiment(path.experiment_id), &query).await
 }
 
 /// The trend of one schedule as a page (HTML, an SVG chart): the metric over its latest ended trials (its nightly
@@ -108,19 +100,26 @@ async fn schedule_trend_page(
     ApiPath(path): ApiPath<ScheduleTrendPath>,
     ApiQuery(query): ApiQuery<TrendQuery>,
 ) -> ApiResult<Response> {
+    trend_page(&state, TrendOf::Schedule { experiment: path.experiment_id, schedule: path.schedule_id }, &query).await
+}
+
+/// The page of a trend, an experiment's or a schedule's, linking to the same trend as JSON.
+async fn trend_page(state: &AppState, of: TrendOf, query: &TrendQuery) -> ApiResult<Response> {
     let limit = query.limit()?;
-    let experiment = crate::experiments::find(&state.db, path.experiment_id).await?;
-    let of = TrendOf::Schedule { experiment: path.experiment_id, schedule: path.schedule_id };
+    let (experiment_id, schedule) = match of {
+        TrendOf::Experiment(id) => (id, None),
+        TrendOf::Schedule { experiment, schedule } => (experiment, Some(schedule)),
+    };
+    let experiment = crate::experiments::find(&state.db, experiment_id).await?;
     let trend = figures::trend(&state.db, of, query.metric(), limit).await?;
+    let trend_path = match schedule {
+        Some(schedule) => format!("/api/v1/experiment/{experiment_id}/schedule/{schedule}/trend"),
+        None => format!("/api/v1/experiment/{experiment_id}/trend"),
+    };
     let subject = pages::trend::Subject {
         experiment_name: &experiment.name,
-        schedule: Some(path.schedule_id.to_string()),
-        json_path: format!(
-            "/api/v1/experiment/{}/schedule/{}/trend?metric={}&limit={limit}",
-            experiment.id,
-            path.schedule_id,
-            query.metric()
-        ),
+        schedule: schedule.map(|id| id.to_string()),
+        json_path: format!("{trend_path}?metric={}&limit={limit}", query.metric()),
     };
     Ok(html(pages::trend::render(&trend, &subject)))
 }

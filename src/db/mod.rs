@@ -11,6 +11,7 @@ pub mod misarch_runs;
 pub mod misarch_versions;
 mod models;
 pub mod page;
+pub mod safety;
 pub mod schedules;
 mod schema;
 pub mod sweeps;

@@ -4,8 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    api_tokens, audit_log, experiments, gatling_reports, misarch_runs, misarch_versions, schedules, sweeps, trials,
-    webhook_deliveries,
+    api_tokens, audit_log, emergency_stops, experiments, gatling_reports, misarch_runs, misarch_versions, schedules,
+    sweeps, trials, webhook_deliveries,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -249,4 +249,18 @@ pub struct SweepRow {
     pub created_at: NaiveDateTime,
     pub stopped_at: Option<NaiveDateTime>,
     pub stopped_by: Option<String>,
+}
+
+/// One engagement of the emergency stop; `active` is `Some(1)` while it holds.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = emergency_stops)]
+pub struct EmergencyStopRow {
+    pub id: String,
+    pub reason: String,
+    pub engaged_by: String,
+    pub engaged_at: NaiveDateTime,
+    pub released_by: Option<String>,
+    pub released_at: Option<NaiveDateTime>,
+    pub active: Option<i64>,
+    pub trials_stopped: i64,
 }

@@ -206,6 +206,19 @@ diesel::joinable!(misarch_versions -> experiments (experiment_id));
 diesel::joinable!(misarch_runs -> trials (trial_id));
 diesel::joinable!(gatling_reports -> trials (trial_id));
 diesel::joinable!(trials -> experiments (experiment_id));
+diesel::table! {
+    emergency_stops (id) {
+        id -> Text,
+        reason -> Text,
+        engaged_by -> Text,
+        engaged_at -> Timestamp,
+        released_by -> Nullable<Text>,
+        released_at -> Nullable<Timestamp>,
+        active -> Nullable<BigInt>,
+        trials_stopped -> BigInt,
+    }
+}
+
 diesel::joinable!(sweeps -> experiments (experiment_id));
 diesel::allow_tables_to_appear_in_same_query!(
     experiments,
@@ -218,5 +231,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
     misarch_versions,
-    sweeps
+    sweeps,
+    emergency_stops
 );

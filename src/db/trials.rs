@@ -272,6 +272,20 @@ pub fn adopt(
     Ok(updated == 1)
 }
 
+/// Every trial not yet ended (queued, running, stopping), in the whole database: what the emergency stop stops.
+pub fn unfinished(conn: &mut DbConnection, only_queued: bool) -> Result<Vec<TrialRow>> {
+    let statuses: Vec<&str> = if only_queued {
+        vec![TrialStatus::Scheduled.as_str()]
+    } else {
+        vec![TrialStatus::Scheduled.as_str(), RUNNING[0], RUNNING[1]]
+    };
+    Ok(trials::table
+        .filter(trials::status.eq_any(statuses))
+        .select(TrialRow::as_select())
+        .order((trials::scheduled_for.asc(), trials::created_at.asc()))
+        .load(conn)?)
+}
+
 /// How many trials are queued, and how many run, in the whole database.
 pub fn count_active(conn: &mut DbConnection) -> Result<(i64, i64)> {
     let queued: i64 =

@@ -196,7 +196,10 @@ fn fire_in_transaction(
     let mut skipped = false;
     if let Some(instant) = plan.fire_at {
         let forbid = ConcurrencyPolicy::parse(&row.concurrency_policy)? == ConcurrencyPolicy::Forbid;
-        if forbid && db::trials::schedule_has_active_trial(conn, id)? {
+        if crate::safety::engaged(conn)? {
+            tracing::warn!(schedule = id, %instant, "fire skipped: the emergency stop is engaged");
+            skipped = true;
+        } else if forbid && db::trials::schedule_has_active_trial(conn, id)? {
             skipped = true;
         } else {
             let trial = trials::queue(

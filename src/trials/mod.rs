@@ -350,6 +350,18 @@ pub fn queue_of(
     definition: &Definition,
     new: NewTrial,
 ) -> Result<TrialRow> {
+    // The emergency stop (crate::safety) lets nothing start while it holds.
+    if let Some(stop) = db::safety::active(conn)? {
+        return Err(Error::conflict(
+            "emergency_stop_engaged",
+            format!(
+                "an emergency stop is engaged (by {} at {}: {}); no trial starts until it is released",
+                stop.engaged_by,
+                time::from_db(stop.engaged_at).to_rfc3339(),
+                stop.reason
+            ),
+        ));
+    }
     // Kallisti's rule: the experiment's metadata lies underneath the trial's own.
     let mut metadata = definition.metadata.clone();
     metadata.extend(new.metadata);
@@ -417,6 +429,8 @@ pub async fn create(db: &Db, mut input: TrialInput, actor: &str) -> Result<Trial
         let row = queue(conn, new).map_err(|e| match e.code {
             // The experiment is named in the body, not in the path: point at the field.
             "experiment_not_found" => Error::invalid("experiment_not_found", "experiment", e.message),
+            // Not about the experiment: nothing starts.
+            "emergency_stop_engaged" => e,
             _ => e.with_field("experiment"),
         })?;
         Trial::try_from(row)

@@ -113,6 +113,17 @@ impl Worker {
             return Ok(false);
         }
         self.recover_stale().await?;
+        // While the emergency stop holds, nothing starts; a trial queued in the instant it was engaged is stopped.
+        let webhooks = self.webhooks.clone();
+        if let Some(stopped) = self.db.run(move |conn| crate::safety::holds(conn, &webhooks)).await? {
+            for _ in 0..stopped {
+                crate::telemetry::trial_finished(TrialStatus::Stopped, None);
+            }
+            if stopped > 0 {
+                self.wakeups.webhooks_queued();
+            }
+            return Ok(false);
+        }
         let id = self.id.clone();
         // `now` is read on the database thread, just before the claim, so `executed_at` never precedes the
         // trial's `created_at`.
@@ -211,7 +222,13 @@ impl Worker {
         let finished = db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    if !db::trials::finish(conn, &key, &id, status, &ending.reason, &record, now)? {
+                    // A stop asked for with a reason of its own (its sweep's, the emergency stop's) keeps it.
+                    let asked = db::trials::find(conn, &key)?.and_then(|row| row.status_reason);
+                    let reason = match asked.as_deref().and_then(|asked| asked.strip_prefix("stop requested: ")) {
+                        Some(why) if status == TrialStatus::Stopped => format!("{}: {why}", ending.reason),
+                        _ => ending.reason.clone(),
+                    };
+                    if !db::trials::finish(conn, &key, &id, status, &reason, &record, now)? {
                         return Ok(None);
                     }
                     let Some(row) = db::trials::find(conn, &key)? else { return Ok(None) };

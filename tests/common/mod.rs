@@ -32,7 +32,12 @@ pub struct TestDatabase {
 
 enum Cleanup {
     SqliteDir(#[allow(dead_code, reason = "kept for its Drop")] tempfile::TempDir),
-    PostgresSchema { admin_url: String, schema: String },
+    PostgresSchema {
+        admin_url: String,
+        schema: String,
+    },
+    /// Another replica's view of a database some other value removes.
+    Nothing,
 }
 
 impl Drop for TestDatabase {
@@ -66,6 +71,11 @@ impl TestDatabase {
         let database = Self { url, cleanup: Cleanup::PostgresSchema { admin_url: admin_url.to_owned(), schema } };
         db::migrate(&database.url).expect("PostgreSQL migrations apply");
         database
+    }
+
+    /// The same database for a second replica; dropping it removes nothing (the original removes it).
+    pub fn replica(&self) -> Self {
+        Self { url: self.url.clone(), cleanup: Cleanup::Nothing }
     }
 
     /// SQLite, plus PostgreSQL when `ERIS_TEST_DATABASE_URL` is set.

@@ -27,60 +27,65 @@ pub(super) fn parse_series(html: &str) -> Result<TimeSeries, ReportError> {
 /// `var responsetimepercentilesovertimeokPercentiles = unpack([[epoch_s, [min, p25, …, max]], …])`, an entry
 /// `[epoch_s, null]` for an interval without OK responses.
 pub(super) fn percentiles(html: &str) -> Result<Vec<PercentilePoint>, ReportError> {
-    let Some(found) = PERCENTILES_VAR.find(html) else { return Ok(Vec::new()) };
-    let value = Reader::new(html, found.end(), INDEX_HTML).read_value()?;
-    let bad = |index: usize| ReportError::Malformed {
-        file: INDEX_HTML,
-        what: format!("response time percentiles[{index}]: expected [epoch seconds, ten numbers or null]"),
-    };
-    let Js::Arr(entries) = value else { return Err(bad(0)) };
-    let mut points = Vec::with_capacity(entries.len());
-    for (index, entry) in entries.iter().enumerate() {
-        let [Js::Num(seconds), values] = entry.as_array().ok_or_else(|| bad(index))? else { return Err(bad(index)) };
-        let time_ms = epoch_ms(seconds * 1000.0).ok_or_else(|| bad(index))?;
+    let shape = "ten numbers or null";
+    unpacked(html, &PERCENTILES_VAR, "response time percentiles", shape, |time_ms, values| {
         let values = match values {
             Js::Null => None,
             Js::Arr(values) if values.len() == PERCENTILE_LABELS.len() => {
                 let mut numbers = [0.0; 10];
                 for (slot, value) in numbers.iter_mut().zip(values) {
-                    let Js::Num(number) = value else { return Err(bad(index)) };
+                    let Js::Num(number) = value else { return None };
                     *slot = *number;
                 }
                 Some(numbers)
             }
-            _ => return Err(bad(index)),
+            _ => return None,
         };
-        points.push(PercentilePoint { time_ms, values });
-    }
-    Ok(points)
+        Some(PercentilePoint { time_ms, values })
+    })
 }
 
-/// `var requests = unpack([[epoch_s, [all, ok, ko]], …])`; Gatling's unpack.js turns seconds into milliseconds, and an
-/// entry `[epoch_s, null]` (a second without data) into nulls.
+/// `var requests = unpack([[epoch_s, [all, ok, ko]], …])`; an entry `[epoch_s, null]` (a second without data) is
+/// nulls.
 pub(super) fn unpacked_rates(html: &str, marker: &Regex, name: &str) -> Result<Vec<RatePoint>, ReportError> {
+    unpacked(html, marker, name, "[all, ok, ko] or null", |time_ms, values| {
+        let [all, ok, ko] = match values {
+            Js::Null => [None; 3],
+            Js::Arr(values) => {
+                let mut flavors = [None; 3];
+                for (slot, value) in flavors.iter_mut().zip(values) {
+                    *slot = chart_value(value)?;
+                }
+                flavors
+            }
+            _ => return None,
+        };
+        Some(RatePoint { time_ms, all, ok, ko })
+    })
+}
+
+/// The entries of `var … = unpack([[epoch_s, values], …])` after `marker`, each made by `point` from its time (Gatling's
+/// unpack.js turns seconds into milliseconds) and its values, or `None` when they are not of the `shape` named in
+/// the error. No marker, no entries: the chart is not in the report.
+fn unpacked<T>(
+    html: &str,
+    marker: &Regex,
+    name: &str,
+    shape: &str,
+    point: impl Fn(i64, &Js) -> Option<T>,
+) -> Result<Vec<T>, ReportError> {
     let Some(found) = marker.find(html) else { return Ok(Vec::new()) };
     let value = Reader::new(html, found.end(), INDEX_HTML).read_value()?;
     let bad = |index: usize| ReportError::Malformed {
         file: INDEX_HTML,
-        what: format!("{name}[{index}]: expected [epoch seconds, [all, ok, ko] or null]"),
+        what: format!("{name}[{index}]: expected [epoch seconds, {shape}]"),
     };
     let Js::Arr(entries) = value else { return Err(bad(0)) };
     let mut points = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         let [Js::Num(seconds), values] = entry.as_array().ok_or_else(|| bad(index))? else { return Err(bad(index)) };
         let time_ms = epoch_ms(seconds * 1000.0).ok_or_else(|| bad(index))?;
-        let [all, ok, ko] = match values {
-            Js::Null => [None; 3],
-            Js::Arr(values) => {
-                let mut flavors = [None; 3];
-                for (slot, value) in flavors.iter_mut().zip(values) {
-                    *slot = chart_value(value).ok_or_else(|| bad(index))?;
-                }
-                flavors
-            }
-            _ => return Err(bad(index)),
-        };
-        points.push(RatePoint { time_ms, all, ok, ko });
+        points.push(point(time_ms, values).ok_or_else(|| bad(index))?);
     }
     Ok(points)
 }
