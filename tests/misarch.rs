@@ -694,6 +694,35 @@ async fn grafana_answering_500_is_recorded_without_losing_the_results() {
     }
 }
 
+/// A guard that fails during the MiSArch run (its service stops answering) stops the run as a stop does: the
+/// components are stopped and the failures reset.
+#[tokio::test]
+async fn a_tripped_guard_stops_the_misarch_run_and_resets_the_failures() {
+    for app in TestApp::all() {
+        let gatling = GatlingBehaviour { main_run: Duration::from_secs(60), ..Default::default() };
+        let mut rig = Rig::start(app, Options { gatling, ..Options::default() }).await;
+        let unreachable = unreachable_url().await;
+        let definition = json!({
+            "name": "guarded buy process",
+            "steps": [],
+            "guards": [{"name": "gateway", "gate": false, "interval_secs": 0.2, "trip_after": 3,
+                "check": {"do": "cm.http_probe", "where": {"url": unreachable, "timeout": 1}}}],
+            "misarch": experiment(),
+        });
+        let id = rig.app.run_experiment(definition, json!({})).await;
+        let trial = rig.app.wait_for_end(&id).await;
+        rig.stop_worker().await;
+        let backend = rig.app.backend();
+        assert_eq!(trial["status"], "Stopped", "{backend}: {trial:#}");
+        assert!(trial["status_reason"].as_str().unwrap().starts_with("stopped by guard `gateway`: "), "{backend}");
+        assert_eq!(rig.gatling.stopped(), [id.as_str()], "{backend}");
+        rig.assert_reset("catalog");
+        let phases = trial["trial_record"]["misarch"]["phases"].as_array().unwrap();
+        assert_eq!(phases.last().unwrap()["phase"], "cleanup", "{backend}");
+        assert_eq!(trial["trial_record"]["guards"][0]["samples"].as_array().unwrap().len(), 3, "{backend}");
+    }
+}
+
 #[tokio::test]
 async fn a_stop_during_the_run_stops_the_components_and_resets_the_failures() {
     for app in TestApp::all() {

@@ -224,3 +224,32 @@ async fn prometheus_steps_are_checked_when_the_experiment_is_written() {
         }
     }
 }
+
+/// A guard on the checkout's error ratio (0.25, above its 0.2 threshold) against the configured Prometheus, without
+/// a gate: it trips on its third check and stops the trial, naming the value it read.
+#[tokio::test]
+async fn a_prometheus_guard_trips_on_a_threshold_and_stops_the_trial() {
+    let Some(prometheus) = prometheus().await else { return };
+    for app in TestApp::all() {
+        let backend = app.backend();
+        let (shutdown, worker) = start_worker_acting(&app.db, asking(&prometheus));
+        let definition = json!({
+            "name": "checkout errors stay low",
+            "guards": [{"name": "checkout-error-ratio", "gate": false, "interval_secs": 0.2, "trip_after": 3,
+                "check": {"do": "prometheus.query", "where": {"query": "shop_error_ratio{service=\"checkout\"}"},
+                          "expect": [{"operator": "lt", "sample": 0.2}]}}],
+            "steps": [{"do": "cm.wait", "where": {"time_in_seconds": 60}}]
+        });
+        let trial = app.run_experiment(definition, json!({})).await;
+        let ended = app.wait_for_end(&trial).await;
+        shutdown.cancel();
+        worker.await.unwrap();
+        assert_eq!(ended["status"], "Stopped", "{backend}: {ended:#}");
+        let reason = ended["status_reason"].as_str().unwrap();
+        assert!(reason.starts_with("stopped by guard `checkout-error-ratio`: sample"), "{backend}: {reason}");
+        assert!(reason.contains("0.25") && reason.ends_with("(3 failed check(s) in a row)"), "{backend}: {reason}");
+        let samples = ended["trial_record"]["guards"][0]["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 3, "{backend}: every check kept: {samples:#?}");
+        assert!(ended["trial_record"]["guards"][0]["gate"].is_null(), "{backend}: no gate asked for");
+    }
+}

@@ -135,3 +135,113 @@ async fn an_emergency_stop_stops_every_trial_on_every_replica_and_holds_until_re
         worker.await.unwrap();
     }
 }
+
+/// The shop's health guarded every 0.2 s: the steps break it after a while, and the guard trips on its third bad
+/// check in a row.
+fn guarded_experiment(shop: &str, expect_status: u16) -> Value {
+    json!({
+        "name": "The shop stays healthy",
+        "parameters": {"shop": shop},
+        "guards": [{
+            "name": "shop-health",
+            "check": {"do": "cm.http_probe", "where": {"url": "{{ shop }}/health"},
+                      "expect": [{"operator": "eq", "status_code": expect_status}]},
+            "interval_secs": 0.2, "trip_after": 3
+        }],
+        "steps": [
+            {"step": "Let the guard see a healthy shop", "do": "cm.wait", "where": {"time_in_seconds": 0.7}},
+            {"step": "Break the shop", "do": "cm.http_request",
+             "where": {"method": "PUT", "url": "{{ shop }}/faults", "body": {"healthy": false}}},
+            {"step": "Soak", "do": "cm.wait", "where": {"time_in_seconds": 60}}
+        ],
+        "post_steps": [{"step": "Heal the shop", "do": "cm.http_request", "where": {"method": "DELETE", "url": "{{ shop }}/faults"}}]
+    })
+}
+
+fn instant(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    value.as_str().unwrap_or_else(|| panic!("not an instant: {value}")).parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_guard_trips_on_its_third_bad_check_and_stops_the_trial_with_its_clean_up() {
+    let shop = common::demo_target().await;
+    for app in TestApp::all() {
+        let backend = app.backend();
+        let (shutdown, worker) = start_worker(&app.db);
+        let id = app.run_experiment(guarded_experiment(&shop, 200), json!({})).await;
+        let trial = app.wait_for_end(&id).await;
+        assert_eq!(trial["status"], "Stopped", "{backend}: {trial:#}");
+        let reason = trial["status_reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("stopped by guard `shop-health`: GET ") && reason.contains("503"),
+            "{backend}: {reason}"
+        );
+        assert!(reason.ends_with("(3 failed check(s) in a row)"), "{backend}: {reason}");
+        let guard = &trial["trial_record"]["guards"][0];
+        assert_eq!(guard["gate"]["passed"], true, "{backend}: checked before anything was injected");
+        let samples = guard["samples"].as_array().unwrap();
+        let verdicts: Vec<bool> = samples.iter().map(|s| s["passed"].as_bool().unwrap()).collect();
+        let first_bad = verdicts.iter().position(|passed| !passed).expect("a bad check");
+        assert!(first_bad >= 1, "{backend}: healthy at first: {verdicts:?}");
+        assert_eq!(&verdicts[first_bad..], [false, false, false], "{backend}: every sample kept, the third bad trips");
+        assert_eq!(guard["checks"], samples.len(), "{backend}");
+        let soak = &trial["trial_record"]["steps"][2];
+        assert_eq!(soak["outcome"], "cancelled", "{backend}: the running step was cut short: {soak:#}");
+        let heal = &trial["trial_record"]["post_steps"][0];
+        assert_eq!(heal["outcome"], "succeeded", "{backend}: the clean-up ran");
+        let tripped = instant(&guard["tripped_at"]);
+        let cleanup = instant(&heal["started_at"]);
+        println!(
+            "{backend}: from the guard's tripping check to the clean-up's start: {} ms",
+            (cleanup - tripped).num_microseconds().unwrap() as f64 / 1000.0
+        );
+        assert!(cleanup >= tripped, "{backend}");
+
+        // A gate guard that fails before the start aborts the trial: nothing was injected.
+        let id = app.run_experiment(guarded_experiment(&shop, 201), json!({})).await;
+        let trial = app.wait_for_end(&id).await;
+        assert_eq!(trial["status"], "Aborted", "{backend}: {trial:#}");
+        let reason = trial["status_reason"].as_str().unwrap();
+        assert!(reason.starts_with("guard `shop-health` failed before the start: status_code"), "{backend}: {reason}");
+        assert!(trial["trial_record"]["steps"].is_null(), "{backend}: no step ran: {:#}", trial["trial_record"]);
+        shutdown.cancel();
+        worker.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn guards_that_could_change_something_or_never_trip_are_refused_naming_the_field() {
+    let app = TestApp::new(common::TestDatabase::sqlite());
+    let guard = |change: Value| {
+        let mut definition = guarded_experiment("http://127.0.0.1:9", 200);
+        let guard = definition["guards"][0].as_object_mut().unwrap();
+        for (key, value) in change.as_object().unwrap() {
+            guard.insert(key.clone(), value.clone());
+        }
+        definition
+    };
+    let cases = [
+        (json!({"check": {"do": "cm.wait", "where": {"time_in_seconds": 1}}}), "guards[0].check.do"),
+        (
+            json!({"check": {"do": "cm.http_probe", "where": {"url": "http://x", "method": "POST"}}}),
+            "guards[0].check.where.method",
+        ),
+        (json!({"check": {"do": "cm.http_probe", "where": {}}}), "guards[0].check.where.url"),
+        (json!({"interval_secs": 0}), "guards[0].interval_secs"),
+        (json!({"trip_after": 0}), "guards[0].trip_after"),
+        (json!({"name": "two words"}), "guards[0].name"),
+    ];
+    for (change, field) in cases {
+        let response = app.post("/api/v1/experiment", &guard(change.clone())).await;
+        let code = if field.ends_with(".url") { "missing_argument" } else { "invalid_guard" };
+        response.expect_error(StatusCode::BAD_REQUEST, code, Some(field));
+    }
+    let mut twice = guard(json!({}));
+    let first = twice["guards"][0].clone();
+    twice["guards"].as_array_mut().unwrap().push(first);
+    app.post("/api/v1/experiment", &twice).await.expect_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_guard",
+        Some("guards[1].name"),
+    );
+}

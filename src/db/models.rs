@@ -33,6 +33,8 @@ pub struct ExperimentRow {
     pub collect: String,
     /// The `analysis` settings, JSON (see `migrations/*/…_research`).
     pub analysis: String,
+    /// The guards, JSON (see `migrations/*/…_guards`).
+    pub guards: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

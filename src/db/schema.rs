@@ -20,6 +20,7 @@ diesel::table! {
         api_view -> Nullable<Text>,
         collect -> Text,
         analysis -> Text,
+        guards -> Text,
     }
 }
 

@@ -17,6 +17,7 @@
 
 mod collect;
 pub mod expect;
+mod guards;
 mod load;
 pub mod misarch;
 pub mod record;
@@ -38,7 +39,7 @@ use record::{Phase, Recorder, StepOutcome, StepRecord, TrialRecord, log_line, st
 use uuid::Uuid;
 
 /// Why a running trial is being stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
     /// `PUT /trial/{id}/stop`.
     Requested,
@@ -46,6 +47,8 @@ pub enum StopReason {
     Shutdown,
     /// This process lost the worker lease (another one took over).
     LostLease,
+    /// A guard tripped; the text says which and why.
+    Guard(String),
 }
 
 /// Tells a running trial to stop, and why.
@@ -64,7 +67,7 @@ impl Stop {
     }
 
     pub fn reason(&self) -> Option<StopReason> {
-        *self.reason.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.reason.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     pub fn token(&self) -> CancellationToken {
@@ -139,7 +142,8 @@ impl Executor {
         }
         // Read into its type and checked when the experiment was written: the run uses it as stored.
         let misarch = definition.misarch.clone();
-        let [pre_steps, steps, post_steps] = phases;
+        let [pre_steps, steps, post_steps, guard_checks] = phases;
+        let guards = guards::Guards::new(&definition.guards, guard_checks);
         let running = self.with_cancel(stop.token());
         let identity = load::TrialIdentity {
             trial: trial.id,
@@ -164,9 +168,16 @@ impl Executor {
         } else if let Some(failure) = self.run_phase(Phase::PreSteps, &pre_steps, &running, &recorder, &identity).await
         {
             ending = Some(self.failure_ending(TrialStatus::Aborted, Phase::PreSteps, failure, stop));
+        } else if let Some(reason) = guards.gate(&running, &recorder).await {
+            // Checked before anything is injected: the system is not healthy enough to start.
+            ending = Some(match stop.reason() {
+                Some(reason) => stopped_ending(reason),
+                None => (TrialStatus::Aborted, reason),
+            });
         } else if let Some(misarch_trial) = &misarch_trial {
             let steps = self.run_phase(Phase::Steps, &steps, &running, &recorder, &identity);
-            let end = self.misarch.run(misarch_trial, &self.actions.http, steps, stop, &recorder).await;
+            let run = self.misarch.run(misarch_trial, &self.actions.http, steps, stop, &recorder);
+            let end = guards.watching(&running, stop, &recorder, run).await;
             notes = end.notes;
             if let Some((status, reason)) = end.failure {
                 ending = Some(match stop.reason() {
@@ -174,7 +185,10 @@ impl Executor {
                     None => (status, reason),
                 });
             }
-        } else if let Some(failure) = self.run_phase(Phase::Steps, &steps, &running, &recorder, &identity).await {
+        } else if let Some(failure) = guards
+            .watching(&running, stop, &recorder, self.run_phase(Phase::Steps, &steps, &running, &recorder, &identity))
+            .await
+        {
             // A step that found the system unhealthy before injecting anything aborts, as a health gate does.
             let status = if failure.aborts { TrialStatus::Aborted } else { TrialStatus::Failed };
             ending = Some(self.failure_ending(status, Phase::Steps, failure, stop));
@@ -326,6 +340,7 @@ fn stopped_ending(reason: StopReason) -> (TrialStatus, String) {
         StopReason::LostLease => {
             (TrialStatus::Failed, "interrupted: this eris process lost the worker lease".to_owned())
         }
+        StopReason::Guard(reason) => (TrialStatus::Stopped, reason),
     }
 }
 
@@ -400,7 +415,7 @@ fn hide_secret(mut outcome: expect::Outcome) -> expect::Outcome {
 
 /// Renders every step of every phase before anything runs, so a missing parameter makes the trial `Invalid`
 /// without side effects. The error names every missing parameter.
-fn render_all(definition: &Definition, parameters: &Map<String, Value>) -> Result<[Vec<Rendered>; 3], String> {
+fn render_all(definition: &Definition, parameters: &Map<String, Value>) -> Result<[Vec<Rendered>; 4], String> {
     let mut missing = Vec::new();
     let mut malformed = Vec::new();
     let mut render_phase = |name: &str, steps: &[Step]| -> Vec<Rendered> {
@@ -440,6 +455,8 @@ fn render_all(definition: &Definition, parameters: &Map<String, Value>) -> Resul
     let pre_steps = render_phase("pre_steps", &definition.pre_steps);
     let steps = render_phase("steps", &definition.steps);
     let post_steps = render_phase("post_steps", &definition.post_steps);
+    let checks: Vec<Step> = definition.guards.iter().map(|guard| guard.check.clone()).collect();
+    let guard_checks = render_phase("guards", &checks);
     missing.sort();
     missing.dedup();
     if !missing.is_empty() {
@@ -449,5 +466,5 @@ fn render_all(definition: &Definition, parameters: &Map<String, Value>) -> Resul
     if !malformed.is_empty() {
         return Err(format!("malformed template(s): {}", malformed.join("; ")));
     }
-    Ok([pre_steps, steps, post_steps])
+    Ok([pre_steps, steps, post_steps, guard_checks])
 }

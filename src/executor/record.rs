@@ -87,6 +87,32 @@ pub struct TrialRecord {
     /// The failure variables `misarch.set` steps left set, reset after the post steps.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resets: Vec<VariableReset>,
+    /// The experiment's guards and every check they made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guards: Vec<GuardRecord>,
+}
+
+/// One guard's checks during a trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardRecord {
+    pub name: String,
+    /// Its check before anything was injected, for a gate guard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GuardSample>,
+    /// Its checks during the run, in order (the first 10,000).
+    pub samples: Vec<GuardSample>,
+    /// How many checks it made during the run.
+    pub checks: u64,
+    /// When it tripped and stopped the trial.
+    pub tripped_at: Option<DateTime<Utc>>,
+}
+
+/// One check of a guard: when, whether it passed, and what the expectations (or the failed action) said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardSample {
+    pub at: DateTime<Utc>,
+    pub passed: bool,
+    pub message: String,
 }
 
 /// One failure variable reset by the clean-up, or why it could not be.

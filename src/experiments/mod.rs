@@ -1,6 +1,7 @@
 //! Experiments: the catalogue of what can be run. Rules for writing, updating, archiving and purging them.
 
 pub mod collect;
+pub mod guards;
 pub mod steps;
 
 use chrono::{DateTime, Utc};
@@ -12,6 +13,7 @@ pub use steps::{JsonObject, Step};
 
 use crate::webhooks::NotifyTarget;
 pub use collect::Collector;
+pub use guards::Guard;
 
 use crate::db::experiments::{Archived, ExperimentFilter};
 use crate::db::page::{Page, PageRequest};
@@ -50,6 +52,9 @@ pub struct Definition {
     /// How trials are scored and flagged as regressions (the defaults for a definition written before it existed).
     #[serde(default)]
     pub analysis: Analysis,
+    /// Health checks evaluated while a trial runs; a tripped one stops it (none for a definition written before).
+    #[serde(default)]
+    pub guards: Vec<Guard>,
 }
 
 /// An experiment as the API returns it: values under secret-looking keys (in `parameters`, `metadata`, step
@@ -79,6 +84,9 @@ pub struct Experiment {
     pub collect: Vec<Collector>,
     /// How the trials are scored and when one is flagged as a regression (docs/research.md).
     pub analysis: Analysis,
+    /// Health checks evaluated while a trial runs: one that fails `trip_after` times in a row stops the trial
+    /// (docs/safety.md#guards).
+    pub guards: Vec<Guard>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -148,6 +156,10 @@ pub struct ExperimentInput {
     /// Score weights and the regression rule: `{"score": {…}, "regression": {…}}` (docs/research.md).
     #[serde(default)]
     pub analysis: Analysis,
+    /// Health checks evaluated while a trial runs: `[{"name", "check": {step}, "interval_secs", "trip_after", "gate"}]`
+    /// (docs/safety.md#guards).
+    #[serde(default)]
+    pub guards: Vec<Guard>,
 }
 
 /// The body of `PATCH /experiment/{id}`: each field given replaces that field; others stay.
@@ -171,6 +183,7 @@ pub struct ExperimentPatch {
     pub notify: Option<Vec<NotifyTarget>>,
     pub collect: Option<Vec<Collector>>,
     pub analysis: Option<Analysis>,
+    pub guards: Option<Vec<Guard>>,
 }
 
 impl TryFrom<ExperimentInput> for Definition {
@@ -189,6 +202,7 @@ impl TryFrom<ExperimentInput> for Definition {
             notify: input.notify,
             collect: input.collect,
             analysis: input.analysis,
+            guards: input.guards,
         })
     }
 }
@@ -207,12 +221,15 @@ impl ExperimentPatch {
             notify,
             collect,
             analysis,
+            guards,
         } = self;
         let misarch = misarch.map(|misarch| misarch.as_ref().map(parse_misarch).transpose()).transpose()?;
         apply_patch!(Parsed {
-            name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify, collect, analysis
+            name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify, collect, analysis,
+            guards
         } => definition; Parsed {
             name, description, metadata, parameters, pre_steps, steps, post_steps, misarch, notify, collect, analysis,
+            guards,
         });
         Ok(())
     }
@@ -231,6 +248,7 @@ struct Parsed {
     notify: Option<Vec<NotifyTarget>>,
     collect: Option<Vec<Collector>>,
     analysis: Option<Analysis>,
+    guards: Option<Vec<Guard>>,
 }
 
 /// Reads the `misarch` member of a request; its rules are checked with the rest of the definition.
@@ -270,6 +288,7 @@ impl Definition {
         crate::webhooks::validate_targets("notify", &self.notify)?;
         collect::validate(&self.collect)?;
         self.analysis.validate()?;
+        guards::validate(&self.guards)?;
         if let Some(misarch) = &self.misarch {
             crate::misarch::definition::check(misarch).map_err(invalid_misarch)?;
         }
@@ -288,6 +307,7 @@ impl Definition {
         row.notify = to_text(&self.notify);
         row.collect = to_text(&self.collect);
         row.analysis = to_text(&self.analysis);
+        row.guards = to_text(&self.guards);
     }
 }
 
@@ -305,6 +325,7 @@ impl ExperimentRow {
             notify: from_text(&self.notify)?,
             collect: from_text(&self.collect)?,
             analysis: from_text(&self.analysis)?,
+            guards: from_text(&self.guards)?,
         })
     }
 
@@ -334,6 +355,7 @@ impl TryFrom<ExperimentRow> for Experiment {
             notify: definition.notify,
             collect: definition.collect,
             analysis: definition.analysis,
+            guards: definition.guards,
             created_by: row.created_by,
             created_at: time::from_db(row.created_at),
             updated_at: time::from_db(row.updated_at),
@@ -395,6 +417,7 @@ pub(crate) fn insert(conn: &mut db::DbConnection, definition: &Definition, actor
         notify: String::new(),
         collect: String::new(),
         analysis: String::new(),
+        guards: String::new(),
         api_view: None,
     };
     definition.write_into(&mut row);

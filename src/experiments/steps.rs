@@ -95,7 +95,7 @@ pub fn validate_load(definition: &super::Definition) -> Result<()> {
     Ok(())
 }
 
-fn validate_step(path: &str, step: &Step) -> Result<()> {
+pub(super) fn validate_step(path: &str, step: &Step) -> Result<()> {
     actions::check(&step.action, &step.arguments).map_err(|error| argument_error(path, error))?;
     for (index, expectation) in step.expect.iter().enumerate() {
         validate_expectation(&format!("{path}.expect[{index}]"), expectation)?;

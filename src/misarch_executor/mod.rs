@@ -150,6 +150,7 @@ fn experiment_input(key: &VersionKey, test_name: &str, misarch: Option<&MisarchE
         notify: Vec::new(),
         collect: Vec::new(),
         analysis: Default::default(),
+        guards: Vec::new(),
     }
 }
 
