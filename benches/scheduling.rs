@@ -166,6 +166,7 @@ async fn add_background_schedules(db: &Db, experiment: Uuid) {
             skipped_fires: 0,
             fire_error: None,
             fire_retry_at: None,
+            run_windows: None,
         })
         .collect();
     let started = Instant::now();

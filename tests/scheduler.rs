@@ -253,3 +253,71 @@ async fn a_fire_while_the_emergency_stop_holds_is_skipped_and_counted() {
         assert_eq!(trials_of(&app, id).await.len(), 1, "{backend}");
     }
 }
+
+fn utc(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+/// An hourly schedule in America/New_York allowed from 22:00 to 02:00, over the fall-back night of 1 November
+/// 2026 (at 02:00 EDT the clock goes back to 01:00 EST): it fires at 22:00, 23:00, 00:00 and in both passes of
+/// 01:00, skips and counts the rest, and shows the next instant that really fires. Deferred, a fire outside moves to
+/// the window's opening.
+#[tokio::test]
+async fn run_windows_across_midnight_follow_the_wall_clock_over_a_dst_change() {
+    for app in TestApp::all() {
+        let backend = app.backend();
+        let experiment = app.experiment_id().await;
+        let night = json!({"windows": [{"from": "22:00", "to": "02:00"}]});
+        let body = json!({"recurrence_pattern": "0 * * * *", "timezone": "America/New_York", "run_windows": night});
+        let schedule = create_schedule(&app, &experiment, body).await;
+        assert_eq!(schedule["run_windows"]["outside"], "skip", "{backend}: the default");
+        let id = schedule["id"].as_str().unwrap().to_owned();
+        // Saturday 31 October 20:00 EDT.
+        sql(&app, format!("UPDATE schedules SET next_run_at = '2026-11-01 00:00:00' WHERE id = '{id}'")).await;
+        let read = app.get(&format!("/api/v1/experiment/{experiment}/schedule/{id}")).await.json();
+        assert_eq!(instant(&read["next_run_at"]), utc("2026-11-01T02:00:00Z"), "{backend}: 22:00 EDT really fires");
+        let scheduler = scheduler(&app);
+        let mut fired = Vec::new();
+        for hour in 0..9 {
+            let now = utc("2026-11-01T00:00:00Z") + chrono::Duration::hours(hour);
+            match scheduler.fire(&id, now).await.unwrap() {
+                FireOutcome::Created { scheduled_for, .. } => fired.push(scheduled_for),
+                FireOutcome::NoTrial { skipped: true, missed: 0 } => {}
+                other => panic!("{backend}: {now}: {other:?}"),
+            }
+        }
+        let expected = ["02:00", "03:00", "04:00", "05:00", "06:00"].map(|t| utc(&format!("2026-11-01T{t}:00Z")));
+        assert_eq!(fired, expected, "{backend}: 22:00, 23:00, 00:00 EDT, 01:00 EDT and 01:00 EST");
+        let read = app.get(&format!("/api/v1/experiment/{experiment}/schedule/{id}")).await.json();
+        assert_eq!(read["skipped_fires"], 4, "{backend}: 20:00, 21:00 EDT, 02:00 and 03:00 EST");
+        assert_eq!(instant(&read["next_run_at"]), utc("2026-11-02T03:00:00Z"), "{backend}: 22:00 EST the next night");
+
+        // Deferred instead: the 20:00 fire waits for 22:00 and makes one trial then, with the 21:00 one in it.
+        let patch = json!({"run_windows": {"windows": [{"from": "22:00", "to": "02:00"}], "outside": "defer"}});
+        app.patch(&format!("/api/v1/experiment/{experiment}/schedule/{id}"), &patch)
+            .await
+            .expect_status(StatusCode::OK);
+        sql(&app, format!("UPDATE schedules SET next_run_at = '2026-11-02 01:00:00' WHERE id = '{id}'")).await;
+        let outcome = scheduler.fire(&id, utc("2026-11-02T01:00:00Z")).await.unwrap();
+        assert_eq!(outcome, FireOutcome::NoTrial { skipped: false, missed: 0 }, "{backend}");
+        let read = app.get(&format!("/api/v1/experiment/{experiment}/schedule/{id}")).await.json();
+        assert_eq!(instant(&read["next_run_at"]), utc("2026-11-02T03:00:00Z"), "{backend}: deferred to 22:00 EST");
+        let outcome = scheduler.fire(&id, utc("2026-11-02T03:00:00Z")).await.unwrap();
+        let FireOutcome::Created { scheduled_for, .. } = outcome else { panic!("{backend}: {outcome:?}") };
+        assert_eq!(scheduled_for, utc("2026-11-02T03:00:00Z"), "{backend}");
+
+        // Windows that the pattern never meets, or that cannot be read, are refused naming the field.
+        let never =
+            json!({"recurrence_pattern": "0 12 * * *", "run_windows": {"windows": [{"from": "13:00", "to": "14:00"}]}});
+        app.post(&format!("/api/v1/experiment/{experiment}/schedule"), &never).await.expect_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_run_windows",
+            Some("run_windows"),
+        );
+        let bad =
+            json!({"recurrence_pattern": "0 12 * * *", "run_windows": {"windows": [{"from": "9am", "to": "14:00"}]}});
+        let refused = app.post(&format!("/api/v1/experiment/{experiment}/schedule"), &bad).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{backend}");
+        assert!(refused.text().contains("9am"), "{backend}: {}", refused.text());
+    }
+}

@@ -62,6 +62,8 @@ pub struct ScheduleRow {
     pub skipped_fires: i64,
     pub fire_error: Option<String>,
     pub fire_retry_at: Option<NaiveDateTime>,
+    /// The run windows, JSON (see `migrations/*/…_run_windows`); null: any time.
+    pub run_windows: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

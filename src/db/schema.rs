@@ -47,6 +47,7 @@ diesel::table! {
         skipped_fires -> BigInt,
         fire_error -> Nullable<Text>,
         fire_retry_at -> Nullable<Timestamp>,
+        run_windows -> Nullable<Text>,
     }
 }
 

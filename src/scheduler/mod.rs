@@ -19,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 use crate::cron::Recurrence;
 use crate::db::{self, Db, DbConnection, write_transaction};
 use crate::error::{DUPLICATE, Error, Result};
-use crate::json::from_text;
-use crate::schedules::{ConcurrencyPolicy, MisfirePolicy};
+use crate::json::{from_optional_text, from_text};
+use crate::schedules::windows::Verdict;
+use crate::schedules::{ConcurrencyPolicy, MisfirePolicy, RunWindows};
 use crate::telemetry;
 use crate::time;
 use crate::transient::{self, Retrier};
@@ -192,13 +193,23 @@ fn fire_in_transaction(
     let misfire_policy = MisfirePolicy::parse(&row.misfire_policy)?;
     let plan = plan::plan(&recurrence, next_run_at, now, misfire_policy, misfire_deadline);
 
+    let windows: Option<RunWindows> = from_optional_text(row.run_windows.as_deref())?;
     let mut created = None;
     let mut skipped = false;
+    let mut deferred = None;
     if let Some(instant) = plan.fire_at {
         let forbid = ConcurrencyPolicy::parse(&row.concurrency_policy)? == ConcurrencyPolicy::Forbid;
+        let verdict = windows.as_ref().map_or(Verdict::Fire, |windows| windows.verdict(instant, recurrence.timezone()));
         if crate::safety::engaged(conn)? {
             tracing::warn!(schedule = id, %instant, "fire skipped: the emergency stop is engaged");
             skipped = true;
+        } else if verdict == Verdict::Skip {
+            tracing::info!(schedule = id, %instant, "fire skipped: outside the schedule's run windows");
+            skipped = true;
+        } else if let Verdict::DeferTo(later) = verdict {
+            // Fired at the next allowed time instead; the instants until then make no trials of their own.
+            tracing::info!(schedule = id, %instant, %later, "fire deferred: outside the schedule's run windows");
+            deferred = Some(later);
         } else if forbid && db::trials::schedule_has_active_trial(conn, id)? {
             skipped = true;
         } else {
@@ -226,7 +237,7 @@ fn fire_in_transaction(
     row.skipped_fires += i64::from(skipped);
     row.next_run_at = match row.recurrence_left {
         Some(left) if left <= 0 => None,
-        _ => plan.next_run_at.map(time::to_db),
+        _ => deferred.or(plan.next_run_at).map(time::to_db),
     };
     row.fire_error = None;
     row.fire_retry_at = None;

@@ -1,5 +1,7 @@
 //! Schedules: when an experiment runs by itself. The write-time rules live here; firing is the scheduler's job.
 
+pub mod windows;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,11 +12,12 @@ use crate::db::page::{Page, PageRequest};
 use crate::db::{self, Db, DbConnection, ScheduleRow, TrialBrief, write_transaction};
 use crate::error::{Error, Result};
 use crate::experiments::{self, JsonObject, parse_id};
-use crate::json::{apply_patch, from_text, to_text};
+use crate::json::{apply_patch, from_optional_text, from_text, to_text};
 use crate::redact;
 use crate::time;
 use crate::transient;
 use crate::trial_status::TrialStatus;
+pub use windows::RunWindows;
 
 /// How many of its trials a schedule lists; `GET /trial?schedule=` has them all.
 pub const TRIALS_SHOWN: i64 = 100;
@@ -95,13 +98,17 @@ pub struct Schedule {
     pub paused: bool,
     pub misfire_policy: MisfirePolicy,
     pub concurrency_policy: ConcurrencyPolicy,
-    /// The next cron instant the schedule fires at; null when paused or used up.
+    /// When it may fire, in its time zone, and what becomes of a fire outside (docs/safety.md#run-windows); null:
+    /// at any time.
+    pub run_windows: Option<RunWindows>,
+    /// The next instant the schedule really fires at (within its run windows); null when paused or used up.
     pub next_run_at: Option<DateTime<Utc>>,
     /// The cron instant of the last trial it created.
     pub last_run_at: Option<DateTime<Utc>>,
     /// Fire instants that passed without a trial on time, because eris or its database was down.
     pub missed_fires: i64,
-    /// Fires skipped because a trial of the schedule was still queued or running (`concurrency_policy` forbid).
+    /// Fires skipped: a trial of the schedule was still queued or running (`concurrency_policy` forbid), the fire
+    /// fell outside the run windows (`outside` skip), or the emergency stop held.
     pub skipped_fires: i64,
     /// Why the last fire failed, while it keeps failing (eris retries it); null when all is well.
     pub fire_error: Option<String>,
@@ -139,6 +146,9 @@ pub struct ScheduleInput {
     pub misfire_policy: MisfirePolicy,
     #[serde(default)]
     pub concurrency_policy: ConcurrencyPolicy,
+    /// When it may fire: `{"windows": [{"days", "from", "to"}], "exclusions": [...], "outside": "skip" | "defer"}`.
+    #[serde(default)]
+    pub run_windows: Option<RunWindows>,
 }
 
 fn utc() -> String {
@@ -165,6 +175,10 @@ pub struct SchedulePatch {
     pub paused: Option<bool>,
     pub misfire_policy: Option<MisfirePolicy>,
     pub concurrency_policy: Option<ConcurrencyPolicy>,
+    /// An object sets the run windows, `null` removes them.
+    #[serde(default, deserialize_with = "crate::json::double_option")]
+    #[schema(value_type = Option<RunWindows>)]
+    pub run_windows: Option<Option<RunWindows>>,
 }
 
 /// The user-settable part of a schedule.
@@ -179,6 +193,7 @@ struct Settings {
     paused: bool,
     misfire_policy: MisfirePolicy,
     concurrency_policy: ConcurrencyPolicy,
+    run_windows: Option<RunWindows>,
 }
 
 impl From<ScheduleInput> for Settings {
@@ -193,6 +208,7 @@ impl From<ScheduleInput> for Settings {
             paused: input.paused,
             misfire_policy: input.misfire_policy,
             concurrency_policy: input.concurrency_policy,
+            run_windows: input.run_windows,
         }
     }
 }
@@ -209,6 +225,7 @@ impl Settings {
             paused: row.paused,
             misfire_policy: MisfirePolicy::parse(&row.misfire_policy)?,
             concurrency_policy: ConcurrencyPolicy::parse(&row.concurrency_policy)?,
+            run_windows: from_optional_text(row.run_windows.as_deref())?,
         })
     }
 
@@ -223,7 +240,7 @@ impl Settings {
     fn merge(mut self, patch: SchedulePatch) -> Self {
         apply_patch!(patch => self; SchedulePatch {
             recurrence_pattern, timezone, recurrence_count, metadata, parameters, ticket, paused, misfire_policy,
-            concurrency_policy,
+            concurrency_policy, run_windows,
         });
         self
     }
@@ -239,13 +256,25 @@ impl Settings {
                 format!("recurrence_count must be 0 or more (null means forever), not {count}"),
             ));
         }
-        Recurrence::parse(&self.recurrence_pattern, &self.timezone, now).map_err(|e| {
+        let recurrence = Recurrence::parse(&self.recurrence_pattern, &self.timezone, now).map_err(|e| {
             let code = match e.field() {
                 "timezone" => "invalid_timezone",
                 _ => "invalid_recurrence_pattern",
             };
             Error::invalid(code, e.field(), e.to_string())
-        })
+        })?;
+        if let Some(windows) = &self.run_windows {
+            windows.validate()?;
+            let first = recurrence.next_after(now).and_then(|next| windows.real_next(&recurrence, next));
+            if first.is_none() {
+                return Err(Error::invalid(
+                    "invalid_run_windows",
+                    "run_windows",
+                    "the pattern never fires inside these run windows (looked two years ahead)",
+                ));
+            }
+        }
+        Ok(recurrence)
     }
 
     fn write_into(&self, row: &mut ScheduleRow) {
@@ -258,6 +287,7 @@ impl Settings {
         row.paused = self.paused;
         row.misfire_policy = self.misfire_policy.as_str().to_owned();
         row.concurrency_policy = self.concurrency_policy.as_str().to_owned();
+        row.run_windows = self.run_windows.as_ref().map(to_text);
     }
 
     /// Whether a change to these settings moves the schedule's timing (and so its `next_run_at`).
@@ -266,6 +296,7 @@ impl Settings {
             || self.timezone != other.timezone
             || self.paused != other.paused
             || self.recurrence_count != other.recurrence_count
+            || self.run_windows != other.run_windows
     }
 }
 
@@ -292,6 +323,17 @@ impl Schedule {
     /// The API's view of a stored schedule, secrets masked. The scheduler reads the row itself, never this view.
     fn from_row(row: ScheduleRow, trials: Vec<TrialBrief>) -> Result<Self> {
         let settings = Settings::of(&row)?;
+        let stored_next = row.next_run_at.map(time::from_db);
+        let next_run_at = match (&settings.run_windows, stored_next) {
+            // The stored instant is the scheduler's next look; the windows say when that really fires.
+            (Some(windows), Some(next)) => {
+                match Recurrence::parse(&settings.recurrence_pattern, &settings.timezone, next) {
+                    Ok(recurrence) => windows.real_next(&recurrence, next),
+                    Err(_) => stored_next,
+                }
+            }
+            _ => stored_next,
+        };
         Ok(Self {
             id: parse_id(&row.id)?,
             experiment_id: parse_id(&row.experiment_id)?,
@@ -305,7 +347,8 @@ impl Schedule {
             paused: settings.paused,
             misfire_policy: settings.misfire_policy,
             concurrency_policy: settings.concurrency_policy,
-            next_run_at: row.next_run_at.map(time::from_db),
+            run_windows: settings.run_windows,
+            next_run_at,
             last_run_at: row.last_run_at.map(time::from_db),
             missed_fires: row.missed_fires,
             skipped_fires: row.skipped_fires,
@@ -363,6 +406,7 @@ pub async fn create(db: &Db, experiment_id: Uuid, input: ScheduleInput, actor: &
         skipped_fires: 0,
         fire_error: None,
         fire_retry_at: None,
+        run_windows: None,
     };
     settings.write_into(&mut row);
     db.run(move |conn| {
