@@ -11,6 +11,7 @@
 //! | [`api`] | the HTTP API: thin handlers, the router, its OpenAPI document, the guard and the scope each route declares |
 //! | [`audit`] | the append-only audit log of every change asked of the API |
 //! | [`auth`] | who is asking and what they may do: API tokens, JWTs, scopes, `ERIS_AUTH` |
+//! | [`blackouts`] | blackouts of the whole deployment: when no trial may start or run |
 //! | [`config`] | the settings of `eris serve`, checked at start-up |
 //! | [`cron`] | the recurrence rule: cron patterns and time zones, and the instants a schedule fires at |
 //! | [`db`] | the database: every query, written once for PostgreSQL and SQLite |
@@ -46,6 +47,7 @@ pub mod actions;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod blackouts;
 pub mod config;
 pub mod cron;
 pub mod db;

@@ -107,7 +107,8 @@ fn routes_declare_the_scope_of_what_they_do() {
         let admin = route.starts_with("/api/v1/token")
             || route.starts_with("/api/v1/audit")
             || route.ends_with("/purge")
-            || route.starts_with("/api/v1/emergency-stop/");
+            || route.starts_with("/api/v1/emergency-stop/")
+            || (route.starts_with("/api/v1/blackout") && method != "GET");
         let callback = route.starts_with("/trigger/") || route.contains("/gatling/metrics");
         let executor = (route.starts_with("/experiment/") || route.starts_with("/d/")) && !callback;
         let expected = match method {

@@ -62,6 +62,7 @@ fn both_backends_have_the_same_tables_columns_and_nullability() {
         [
             "api_tokens",
             "audit_log",
+            "blackouts",
             "emergency_stops",
             "experiments",
             "gatling_reports",

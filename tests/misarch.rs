@@ -723,6 +723,26 @@ async fn a_tripped_guard_stops_the_misarch_run_and_resets_the_failures() {
     }
 }
 
+/// A blackout that begins during the MiSArch run stops it as a stop does: components stopped, failures reset.
+#[tokio::test]
+async fn a_blackout_that_begins_during_the_run_stops_it_and_resets_the_failures() {
+    for app in TestApp::all() {
+        let (mut rig, id) = Rig::start_long_run(app).await;
+        let now = chrono::Utc::now();
+        let freeze = json!({"reason": "incident", "from": now, "to": now + chrono::Duration::hours(1)});
+        rig.app.post("/api/v1/blackout", &freeze).await.expect_status(StatusCode::CREATED);
+        let trial = rig.app.wait_for_end(&id).await;
+        rig.stop_worker().await;
+        let backend = rig.app.backend();
+        assert_eq!(trial["status"], "Stopped", "{backend}: {trial:#}");
+        let reason = trial["status_reason"].as_str().unwrap();
+        assert!(reason.starts_with("stopped: blackout ") && reason.contains("(incident) began"), "{backend}: {reason}");
+        assert_eq!(rig.gatling.stopped(), [id.as_str()], "{backend}");
+        assert_eq!(rig.chaos.stopped(), [id.as_str()], "{backend}");
+        rig.assert_reset("catalog");
+    }
+}
+
 #[tokio::test]
 async fn a_stop_during_the_run_stops_the_components_and_resets_the_failures() {
     for app in TestApp::all() {

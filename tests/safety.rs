@@ -245,3 +245,90 @@ async fn guards_that_could_change_something_or_never_trip_are_refused_naming_the
         Some("guards[1].name"),
     );
 }
+
+#[tokio::test]
+async fn a_blackout_that_begins_during_a_trial_stops_it_and_nothing_starts_until_it_ends() {
+    let target = TargetServer::start().await;
+    for app in TestApp::all() {
+        let backend = app.backend();
+        let experiment = app.create_experiment(long_experiment(&target.url)).await;
+        let body = json!({"experiment": experiment["id"]});
+        let running = app.post("/api/v1/trial", &body).await.expect_status(StatusCode::CREATED).json();
+        let running = running["id"].as_str().unwrap().to_owned();
+        let queued = app.post("/api/v1/trial", &body).await.expect_status(StatusCode::CREATED).json();
+        let queued = queued["id"].as_str().unwrap().to_owned();
+        let (shutdown, worker) = start_worker(&app.db);
+        wait_until(Duration::from_secs(10), "the first trial to run", || async {
+            status(&app, &running).await["status"] == "In Progress"
+        })
+        .await;
+
+        // A freeze from a second from now, for an hour: it begins while the trial runs.
+        let from = chrono::Utc::now() + chrono::Duration::seconds(1);
+        let freeze = json!({"reason": "release freeze", "from": from, "to": from + chrono::Duration::hours(1)});
+        let blackout = app.post("/api/v1/blackout", &freeze).await.expect_status(StatusCode::CREATED).json();
+        assert_eq!(blackout["active"], false, "{backend}: not yet: {blackout:#}");
+        let id = blackout["id"].as_str().unwrap().to_owned();
+        wait_until(Duration::from_secs(10), "the running trial to stop", || async {
+            status(&app, &running).await["status"] == "Stopped"
+        })
+        .await;
+        let stopped = status(&app, &running).await;
+        let reason = stopped["status_reason"].as_str().unwrap();
+        assert!(reason.contains(&format!("blackout {id} (release freeze)")), "{backend}: {reason}");
+        assert_eq!(stopped["trial_record"]["post_steps"][0]["outcome"], "succeeded", "{backend}: the clean-up ran");
+        // The worker, looking for the next trial, stops the one still queued instead of running it.
+        wait_until(Duration::from_secs(10), "the queued trial to stop", || async {
+            status(&app, &queued).await["status"] == "Stopped"
+        })
+        .await;
+        let queued_now = status(&app, &queued).await;
+        assert!(queued_now["status_reason"].as_str().unwrap().starts_with("stopped before it started: blackout"));
+        assert_eq!(app.get(&format!("/api/v1/blackout/{id}")).await.json()["active"], true, "{backend}");
+        let refused =
+            app.post("/api/v1/trial", &body).await.expect_error(StatusCode::CONFLICT, "blackout_active", None);
+        assert!(refused["message"].as_str().unwrap().contains("release freeze"), "{backend}: {refused}");
+
+        // Ended early: trials start again.
+        app.delete(&format!("/api/v1/blackout/{id}")).await.expect_status(StatusCode::NO_CONTENT);
+        let after = app.post("/api/v1/trial", &body).await.expect_status(StatusCode::CREATED).json();
+        let after = after["id"].as_str().unwrap().to_owned();
+        wait_until(Duration::from_secs(10), "a trial after the blackout", || async {
+            status(&app, &after).await["status"] == "In Progress"
+        })
+        .await;
+        app.put(&format!("/api/v1/trial/{after}/stop"), &json!({})).await.expect_status(StatusCode::OK);
+        app.wait_for_end(&after).await;
+        shutdown.cancel();
+        worker.await.unwrap();
+
+        // A recurring blackout is in force whenever its windows say; bad ones are refused naming the field.
+        let always = json!({"reason": "weekly freeze", "timezone": "Europe/Berlin", "windows": [{"from": "00:00", "to": "00:00"}]});
+        let recurring = app.post("/api/v1/blackout", &always).await.expect_status(StatusCode::CREATED).json();
+        assert_eq!(recurring["active"], true, "{backend}: {recurring:#}");
+        app.post("/api/v1/trial", &body).await.expect_error(StatusCode::CONFLICT, "blackout_active", None);
+        let listed = app.get("/api/v1/blackout").await.json();
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{backend}: the deleted one is gone");
+        app.delete(&format!("/api/v1/blackout/{}", recurring["id"].as_str().unwrap()))
+            .await
+            .expect_status(StatusCode::NO_CONTENT);
+        for (bad, field) in [
+            (json!({"reason": "x", "from": from, "to": from}), "to"),
+            (json!({"reason": "x"}), "from"),
+            (json!({"reason": " ", "windows": [{"from": "00:00", "to": "00:00"}]}), "reason"),
+            (
+                json!({"reason": "x", "timezone": "Mars/Olympus", "windows": [{"from": "00:00", "to": "00:00"}]}),
+                "timezone",
+            ),
+            (json!({"reason": "x", "windows": []}), "windows"),
+        ] {
+            app.post("/api/v1/blackout", &bad).await.expect_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_blackout",
+                Some(field),
+            );
+        }
+        let audit = app.get("/api/v1/audit?action=blackout.create").await.json();
+        assert_eq!(audit.as_array().unwrap().iter().filter(|e| e["status"] == 201).count(), 2, "{backend}");
+    }
+}

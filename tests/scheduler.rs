@@ -229,7 +229,7 @@ async fn a_broken_schedule_is_retried_later_and_never_blocks_the_others() {
 }
 
 #[tokio::test]
-async fn a_fire_while_the_emergency_stop_holds_is_skipped_and_counted() {
+async fn a_fire_while_the_emergency_stop_holds_or_a_blackout_is_in_force_is_skipped_and_counted() {
     for app in TestApp::all() {
         let backend = app.backend();
         let experiment = app.experiment_id().await;
@@ -245,11 +245,23 @@ async fn a_fire_while_the_emergency_stop_holds_is_skipped_and_counted() {
             "{backend}"
         );
         app.post("/api/v1/emergency-stop/release", &json!({})).await.expect_status(StatusCode::OK);
+        // So is a fire while a blackout is in force.
+        let always = json!({"reason": "freeze", "windows": [{"from": "00:00", "to": "00:00"}]});
+        let blackout = app.post("/api/v1/blackout", &always).await.expect_status(StatusCode::CREATED).json();
         let second = first + chrono::Duration::minutes(1);
-        assert!(matches!(scheduler.fire(id, second).await.unwrap(), FireOutcome::Created { .. }), "{backend}");
+        assert_eq!(
+            scheduler.fire(id, second).await.unwrap(),
+            FireOutcome::NoTrial { skipped: true, missed: 0 },
+            "{backend}"
+        );
+        app.delete(&format!("/api/v1/blackout/{}", blackout["id"].as_str().unwrap()))
+            .await
+            .expect_status(StatusCode::NO_CONTENT);
+        let third = second + chrono::Duration::minutes(1);
+        assert!(matches!(scheduler.fire(id, third).await.unwrap(), FireOutcome::Created { .. }), "{backend}");
         let read = app.get(&format!("/api/v1/experiment/{experiment}/schedule/{id}")).await.json();
-        // The skipped fire is counted, as a `forbid` skip is, and not against `recurrence_count`; the next one runs.
-        assert_eq!((read["skipped_fires"].clone(), read["recurrence_left"].clone()), (json!(1), json!(4)), "{backend}");
+        // The skipped fires are counted, as a `forbid` skip is, and not against `recurrence_count`; the next one runs.
+        assert_eq!((read["skipped_fires"].clone(), read["recurrence_left"].clone()), (json!(2), json!(4)), "{backend}");
         assert_eq!(trials_of(&app, id).await.len(), 1, "{backend}");
     }
 }

@@ -3,6 +3,7 @@
 
 mod audit;
 pub mod auth;
+mod blackouts;
 mod callbacks;
 pub mod cors;
 pub mod errors;
@@ -78,7 +79,8 @@ changes, `admin` for purging, tokens and the audit log. Every change is recorded
         (name = "research", description = "Experiments as research: sweeps over parameter sets, trials compared \
 side by side, trends with regressions flagged, resilience scores and report pages (docs/research.md)."),
         (name = "safety", description = "Safety levers of the whole deployment: the emergency stop, which stops \
-every trial and lets none start until it is released (docs/safety.md)."),
+every trial and lets none start until it is released, and blackouts, in which no trial starts or runs \
+(docs/safety.md)."),
         (name = "tokens", description = "API tokens (admin)."),
         (name = "audit", description = "The append-only log of every change asked of the API (admin)."),
         (name = "health", description = "Liveness and readiness."),
@@ -102,6 +104,7 @@ fn openapi_router(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(research::router())
         .merge(pages::router())
         .merge(safety::router())
+        .merge(blackouts::router())
         .merge(tokens::router())
         .merge(audit::router())
         .merge(health::router())

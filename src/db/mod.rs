@@ -4,6 +4,7 @@
 //! runtime's threads never wait on the database.
 
 pub mod audit;
+pub mod blackouts;
 mod connection;
 pub mod experiments;
 pub mod lease;

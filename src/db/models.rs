@@ -4,8 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    api_tokens, audit_log, emergency_stops, experiments, gatling_reports, misarch_runs, misarch_versions, schedules,
-    sweeps, trials, webhook_deliveries,
+    api_tokens, audit_log, blackouts, emergency_stops, experiments, gatling_reports, misarch_runs, misarch_versions,
+    schedules, sweeps, trials, webhook_deliveries,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -267,4 +267,18 @@ pub struct EmergencyStopRow {
     pub released_at: Option<NaiveDateTime>,
     pub active: Option<i64>,
     pub trials_stopped: i64,
+}
+
+/// A blackout: a one-off range (`starts_at`, `ends_at`) or recurring windows (`timezone`, `windows` JSON).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = blackouts)]
+pub struct BlackoutRow {
+    pub id: String,
+    pub reason: String,
+    pub starts_at: Option<NaiveDateTime>,
+    pub ends_at: Option<NaiveDateTime>,
+    pub timezone: Option<String>,
+    pub windows: Option<String>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
 }

@@ -221,6 +221,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    blackouts (id) {
+        id -> Text,
+        reason -> Text,
+        starts_at -> Nullable<Timestamp>,
+        ends_at -> Nullable<Timestamp>,
+        timezone -> Nullable<Text>,
+        windows -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sweeps -> experiments (experiment_id));
 diesel::allow_tables_to_appear_in_same_query!(
     experiments,
@@ -234,5 +247,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     misarch_versions,
     sweeps,
-    emergency_stops
+    emergency_stops,
+    blackouts
 );

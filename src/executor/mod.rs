@@ -49,6 +49,8 @@ pub enum StopReason {
     LostLease,
     /// A guard tripped; the text says which and why.
     Guard(String),
+    /// A blackout began while the trial ran; the text names it.
+    Blackout(String),
 }
 
 /// Tells a running trial to stop, and why.
@@ -340,7 +342,7 @@ fn stopped_ending(reason: StopReason) -> (TrialStatus, String) {
         StopReason::LostLease => {
             (TrialStatus::Failed, "interrupted: this eris process lost the worker lease".to_owned())
         }
-        StopReason::Guard(reason) => (TrialStatus::Stopped, reason),
+        StopReason::Guard(reason) | StopReason::Blackout(reason) => (TrialStatus::Stopped, reason),
     }
 }
 

@@ -17,8 +17,7 @@ use uuid::Uuid;
 use crate::db::{self, Db, DbConnection, EmergencyStopRow, write_transaction};
 use crate::error::{DUPLICATE, Error, Result};
 use crate::time;
-use crate::trial_status::TrialStatus;
-use crate::trials::{self, StopReasons};
+use crate::trials::{self, StopReasons, Stopped};
 use crate::webhooks::delivery::WebhookConfig;
 
 /// The longest reason kept, in characters.
@@ -76,13 +75,6 @@ fn stop_reasons(stop: &EmergencyStopRow) -> (String, String) {
     (format!("stopped before it started: {by}"), format!("stop requested: {by}"))
 }
 
-/// The trials an emergency stop stopped: queued ones (now `Stopped`) and running ones (now `Stop Initiated`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stopped {
-    pub queued: i64,
-    pub running: i64,
-}
-
 /// Stops every unfinished trial (or only the queued ones) for `stop`.
 fn stop_trials(
     conn: &mut DbConnection,
@@ -91,16 +83,7 @@ fn stop_trials(
     only_queued: bool,
 ) -> Result<Stopped> {
     let (queued, running) = stop_reasons(stop);
-    let reasons = StopReasons { queued: &queued, running: &running };
-    let mut stopped = Stopped::default();
-    for row in db::trials::unfinished(conn, only_queued)? {
-        match trials::stop_row(conn, &row, webhooks, reasons)? {
-            Some(TrialStatus::Scheduled) => stopped.queued += 1,
-            Some(TrialStatus::InProgress) => stopped.running += 1,
-            _ => {}
-        }
-    }
-    Ok(stopped)
+    trials::stop_unfinished(conn, webhooks, StopReasons { queued: &queued, running: &running }, only_queued)
 }
 
 /// Engages the emergency stop for `reason`, by `actor`, and stops every trial; returns what it stopped, or `None`
@@ -159,11 +142,18 @@ pub async fn release(db: &Db, actor: &str) -> Result<(EmergencyStop, bool)> {
     Ok((find(db).await?, released))
 }
 
-/// For the worker: when the emergency stop holds, stops the trials still queued (one queued in the instant of the
-/// engagement, on PostgreSQL) and returns how many; `None` when it does not hold. The worker then claims nothing.
+/// For the worker: when the emergency stop holds or a blackout is in force, stops the trials still queued (one
+/// queued in the instant the stop was engaged, or queued before the blackout began) and returns how many; `None`
+/// when trials may start. The worker then claims nothing.
 pub fn holds(conn: &mut DbConnection, webhooks: &WebhookConfig) -> Result<Option<i64>> {
-    let Some(stop) = db::safety::active(conn)? else { return Ok(None) };
-    let stopped = write_transaction(conn, |conn| stop_trials(conn, &stop, webhooks, true))?;
+    if let Some(stop) = db::safety::active(conn)? {
+        let stopped = write_transaction(conn, |conn| stop_trials(conn, &stop, webhooks, true))?;
+        return Ok(Some(stopped.queued));
+    }
+    let Some(blackout) = crate::blackouts::active_at(conn, time::now())? else { return Ok(None) };
+    let queued = format!("stopped before it started: {} is in force", crate::blackouts::describe(&blackout));
+    let reasons = StopReasons { queued: &queued, running: &queued };
+    let stopped = write_transaction(conn, |conn| trials::stop_unfinished(conn, webhooks, reasons, true))?;
     Ok(Some(stopped.queued))
 }
 

@@ -203,6 +203,10 @@ fn fire_in_transaction(
         if crate::safety::engaged(conn)? {
             tracing::warn!(schedule = id, %instant, "fire skipped: the emergency stop is engaged");
             skipped = true;
+        } else if let Some(blackout) = crate::blackouts::active_at(conn, now)? {
+            let blackout = crate::blackouts::describe(&blackout);
+            tracing::warn!(schedule = id, %instant, %blackout, "fire skipped: a blackout is in force");
+            skipped = true;
         } else if verdict == Verdict::Skip {
             tracing::info!(schedule = id, %instant, "fire skipped: outside the schedule's run windows");
             skipped = true;

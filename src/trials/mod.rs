@@ -362,6 +362,13 @@ pub fn queue_of(
             ),
         ));
     }
+    // Nor does a blackout (crate::blackouts) while it is in force.
+    if let Some(blackout) = crate::blackouts::active_at(conn, time::now())? {
+        return Err(Error::conflict(
+            "blackout_active",
+            format!("{} is in force; no trial starts until it ends", crate::blackouts::describe(&blackout)),
+        ));
+    }
     // Kallisti's rule: the experiment's metadata lies underneath the trial's own.
     let mut metadata = definition.metadata.clone();
     metadata.extend(new.metadata);
@@ -430,7 +437,7 @@ pub async fn create(db: &Db, mut input: TrialInput, actor: &str) -> Result<Trial
             // The experiment is named in the body, not in the path: point at the field.
             "experiment_not_found" => Error::invalid("experiment_not_found", "experiment", e.message),
             // Not about the experiment: nothing starts.
-            "emergency_stop_engaged" => e,
+            "emergency_stop_engaged" | "blackout_active" => e,
             _ => e.with_field("experiment"),
         })?;
         Trial::try_from(row)
@@ -654,6 +661,32 @@ pub async fn stop(db: &Db, id: Uuid, webhooks: std::sync::Arc<WebhookConfig>) ->
 pub struct StopReasons<'a> {
     pub queued: &'a str,
     pub running: &'a str,
+}
+
+/// The trials a deployment-wide stop (the emergency stop, a blackout) stopped: queued ones (now `Stopped`) and
+/// running ones (now `Stop Initiated`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stopped {
+    pub queued: i64,
+    pub running: i64,
+}
+
+/// Stops every unfinished trial of the deployment (or only the queued ones) inside the caller's transaction.
+pub fn stop_unfinished(
+    conn: &mut DbConnection,
+    webhooks: &WebhookConfig,
+    reasons: StopReasons<'_>,
+    only_queued: bool,
+) -> Result<Stopped> {
+    let mut stopped = Stopped::default();
+    for row in db::trials::unfinished(conn, only_queued)? {
+        match stop_row(conn, &row, webhooks, reasons)? {
+            Some(TrialStatus::Scheduled) => stopped.queued += 1,
+            Some(TrialStatus::InProgress) => stopped.running += 1,
+            _ => {}
+        }
+    }
+    Ok(stopped)
 }
 
 /// Stops a trial inside the caller's transaction (a trial's stop, a sweep's): returns the status it had, or None

@@ -343,14 +343,19 @@ async fn heartbeat(
                 let now = time::now();
                 let holds = db::lease::acquire(conn, LEASE, &w, time::to_db(now), time::to_db(now + ttl))?;
                 let status = db::trials::heartbeat(conn, &t, &w, time::to_db(now))?;
-                Ok((holds, status))
+                let blackout = crate::blackouts::active_at(conn, now)?.map(|row| crate::blackouts::describe(&row));
+                Ok((holds, status, blackout))
             })
         })
         .await;
         match beat {
-            Ok((true, Some(TrialStatus::StopInitiated))) => stop.stop(StopReason::Requested),
-            Ok((true, Some(_))) => {}
-            Ok((false, _)) | Ok((_, None)) => {
+            Ok((true, Some(TrialStatus::StopInitiated), _)) => stop.stop(StopReason::Requested),
+            // A blackout that begins while the trial runs stops it, with its clean-up.
+            Ok((true, Some(_), Some(blackout))) => {
+                stop.stop(StopReason::Blackout(format!("stopped: {blackout} began")))
+            }
+            Ok((true, Some(_), None)) => {}
+            Ok((false, _, _)) | Ok((_, None, _)) => {
                 tracing::error!("lost the worker lease or the trial; stopping it");
                 stop.stop(StopReason::LostLease);
             }

@@ -1,0 +1,2 @@
+DROP INDEX blackouts_page;
+DROP TABLE blackouts;
