@@ -141,6 +141,7 @@ async fn seed(url: &DatabaseUrl) -> uuid::Uuid {
                         sweep_point: None,
                         sweep_repetition: None,
                         regressions: None,
+                        held: false,
                     }
                 })
                 .collect();

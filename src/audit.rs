@@ -80,9 +80,9 @@ pub struct AuditEntry {
 }
 
 /// Route segments that are verbs, not resources: `…/{experiment_id}/purge` is `experiment.purge`,
-/// `/emergency-stop/engage` is `emergency-stop.engage` (`generate`, `newVersion` and `start` are the MiSArch executor
+/// `/emergency-stop/engage` is `emergency-stop.engage`, `/trial/{trial_id}/hold` is `trial.hold` (`generate`, `newVersion` and `start` are the MiSArch executor
 /// API's).
-const VERB_SEGMENTS: [&str; 7] = ["purge", "stop", "engage", "release", "generate", "newVersion", "start"];
+const VERB_SEGMENTS: [&str; 8] = ["purge", "stop", "hold", "engage", "release", "generate", "newVersion", "start"];
 
 /// What a change is called in the log, from its method and route: `<resource>.<verb>`. The resource is the route's
 /// last fixed segment (`/api/v1/experiment/{experiment_id}/schedule` → `schedule`) and the verb follows the method
@@ -175,6 +175,7 @@ mod tests {
             ("DELETE", "/api/v1/experiment/{experiment_id}/schedule/{schedule_id}", "schedule.delete"),
             ("POST", "/api/v1/trial", "trial.create"),
             ("PUT", "/api/v1/trial/{trial_id}/stop", "trial.stop"),
+            ("PUT", "/api/v1/trial/{trial_id}/hold", "trial.hold"),
             ("POST", "/api/v1/token", "token.create"),
             ("DELETE", "/api/v1/token/{token_id}", "token.delete"),
             ("POST", "/api/v1/emergency-stop/engage", "emergency-stop.engage"),

@@ -20,6 +20,9 @@
 //! | `ERIS_CORS_ORIGINS` | `--cors-origins` | none |
 //! | `ERIS_MISARCH_TEMPLATES_DIR` | `--misarch-templates-dir` | built-in templates |
 //! | `ERIS_MISARCH_PLATFORM` | `--misarch-platform` | `docker` |
+//! | `ERIS_RETENTION_MAX_AGE_DAYS` | `--retention-max-age-days` | none (keep) |
+//! | `ERIS_RETENTION_KEEP_PER_SCHEDULE` | `--retention-keep-per-schedule` | none (keep) |
+//! | `ERIS_RETENTION_INTERVAL_SECS` | `--retention-interval-secs` | `3600` |
 //!
 //! The MiSArch settings (`ERIS_GATLING_EXECUTOR_URL`, …) are in [`crate::misarch::settings`], the
 //! authentication settings (`ERIS_AUTH`, `ERIS_JWT_*`, `ERIS_COMPONENT_ALLOW_CIDRS`) in [`crate::auth::settings`].
@@ -33,7 +36,7 @@ use clap::Args;
 use secrecy::SecretString;
 
 use crate::db::DatabaseUrl;
-use crate::setting_parsers::{bytes, connections, seconds, secret, socket_address};
+use crate::setting_parsers::{bytes, connections, seconds, secret, socket_address, whole};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./eris-data";
@@ -88,6 +91,22 @@ pub struct ServeArgs {
     #[arg(long = "misfire-deadline-secs", env = "ERIS_MISFIRE_DEADLINE_SECS", value_name = "SECONDS",
         default_value = "3600", value_parser = seconds::<0, 604_800>())]
     pub misfire_deadline: Duration,
+
+    /// Retention: ended trials older than this many days (by their end) are removed (1 to 36500). Default: kept.
+    #[arg(long = "retention-max-age-days", env = "ERIS_RETENTION_MAX_AGE_DAYS", value_name = "DAYS",
+        value_parser = whole::<1, 36_500>())]
+    pub retention_max_age_days: Option<u32>,
+
+    /// Retention: of each schedule's ended trials, the latest this many are kept, older ones removed (1 to
+    /// 1000000). Default: all kept.
+    #[arg(long = "retention-keep-per-schedule", env = "ERIS_RETENTION_KEEP_PER_SCHEDULE", value_name = "TRIALS",
+        value_parser = whole::<1, 1_000_000>())]
+    pub retention_keep_per_schedule: Option<u32>,
+
+    /// Retention: how often the job looks, in seconds (60 to 86400).
+    #[arg(long = "retention-interval-secs", env = "ERIS_RETENTION_INTERVAL_SECS", value_name = "SECONDS",
+        default_value = "3600", value_parser = seconds::<60, 86_400>())]
+    pub retention_interval: Duration,
 
     /// How long the worker lease lasts without a heartbeat, in seconds (2 to 3600): after a crash, the trial it ran
     /// is recovered (and another replica takes over) this long after the last heartbeat.
@@ -162,6 +181,7 @@ pub struct ServeConfig {
     pub auth: crate::auth::settings::AuthSettings,
     pub cors_origins: crate::api::cors::CorsOrigins,
     pub misarch_executor: crate::misarch_executor::Settings,
+    pub retention: crate::retention::Policy,
 }
 
 impl DatabaseArgs {
@@ -223,6 +243,11 @@ impl ServeArgs {
             cors_origins: crate::api::cors::CorsOrigins::parse(&self.cors_origins)
                 .map_err(|e| anyhow::anyhow!("ERIS_CORS_ORIGINS (--cors-origins): {e}"))?,
             misarch_executor: self.misarch_executor()?,
+            retention: crate::retention::Policy {
+                max_age: self.retention_max_age_days.map(|days| chrono::Duration::days(i64::from(days))),
+                keep_per_schedule: self.retention_keep_per_schedule.map(i64::from),
+                every: self.retention_interval,
+            },
         })
     }
 

@@ -21,7 +21,7 @@ pub fn from_optional_text<T: DeserializeOwned>(text: Option<&str>) -> Result<Opt
 /// The format of the API views kept in rows (`trials.api_view`, `experiments.api_view`), written before each view.
 /// Raise it whenever what the API shows of a trial or an experiment changes (a field added, masking widened):
 /// a view of another format is then built anew when it is read, and kept in the new format.
-pub(crate) const VIEW_FORMAT: &str = "v4:";
+pub(crate) const VIEW_FORMAT: &str = "v5:";
 
 /// The text to keep for the API view `json`.
 pub(crate) fn seal_view(json: &str) -> String {

@@ -28,6 +28,7 @@
 //! | [`process`] | this process's identity, as leases and claims record it |
 //! | [`redact`] | secrets never shown: masking in responses, records and logs |
 //! | [`research`] | experiments as research, the pure rules: key metrics, the resilience score, regressions, comparisons, trends |
+//! | [`retention`] | the retention policy: which ended trials are removed, by a periodic job on one replica |
 //! | [`safety`] | safety levers of the whole deployment: the emergency stop |
 //! | [`scheduler`] | the loop that turns due schedules into queued trials |
 //! | [`schedules`] | the schedule resource: when an experiment runs by itself, its write-time rules |
@@ -64,6 +65,7 @@ pub mod pages;
 pub mod process;
 pub mod redact;
 pub mod research;
+pub mod retention;
 pub mod safety;
 pub mod scheduler;
 pub mod schedules;

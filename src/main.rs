@@ -350,6 +350,10 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
     let worker = tokio::spawn(worker.run(shutdown.clone()));
     let deliverer = tokio::spawn(deliverer.run(shutdown.clone()));
+    if config.retention.removes_anything() {
+        tracing::info!(policy = ?config.retention, "retention: ended trials the policy no longer keeps are removed");
+    }
+    let retention = tokio::spawn(eris::retention::run(db.clone(), config.retention.clone(), shutdown.clone()));
 
     let webhooks = std::sync::Arc::new(config.webhooks.clone());
     let limits = api::Limits {
@@ -394,10 +398,11 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
         .await;
     // The worker stops a running trial at a safe point, runs its post_steps and records it before it returns.
     shutdown.cancel();
-    let (scheduler, worker, deliverer) = tokio::join!(scheduler, worker, deliverer);
+    let (scheduler, worker, deliverer, retention) = tokio::join!(scheduler, worker, deliverer, retention);
     scheduler?;
     worker?;
     deliverer?;
+    retention?;
     served?;
     tracing::info!("eris stopped");
     Ok(())

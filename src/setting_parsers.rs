@@ -71,6 +71,15 @@ pub fn bytes<const MIN: usize, const MAX: usize>() -> Setting<usize> {
     }
 }
 
+/// A whole number from `MIN` to `MAX` (days, trials, …).
+pub fn whole<const MIN: u32, const MAX: u32>() -> Setting<u32> {
+    Setting {
+        parse: |text| text.parse::<u32>().ok().filter(|count| (MIN..=MAX).contains(count)),
+        expected: || format!("is not a whole number from {MIN} to {MAX}"),
+        possible: none,
+    }
+}
+
 /// A number of connections from `MIN` to `MAX`.
 pub fn connections<const MIN: u32, const MAX: u32>() -> Setting<u32> {
     Setting {

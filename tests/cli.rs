@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 const ERIS: &str = env!("CARGO_BIN_EXE_eris");
 
 /// Settings a test must not inherit from the environment, and that `serve --help` must explain.
-const SETTINGS: [&str; 8] = [
+const SETTINGS: [&str; 10] = [
     "DATABASE_URL",
     "ERIS_BIND",
     "ERIS_DATA_DIR",
@@ -18,6 +18,8 @@ const SETTINGS: [&str; 8] = [
     "ERIS_AUTH",
     "ERIS_JWT_JWKS_URL",
     "ERIS_COMPONENT_ALLOW_CIDRS",
+    "ERIS_RETENTION_MAX_AGE_DAYS",
+    "ERIS_RETENTION_KEEP_PER_SCHEDULE",
 ];
 
 /// A command with none of eris's settings inherited from the environment.

@@ -582,7 +582,7 @@ async fn reads_answer_the_view_kept_at_each_write() {
             })
             .await
             .unwrap();
-        assert!(kept[0].api_view.as_deref().is_some_and(|view| view.starts_with("v4:")), "kept again by the read");
+        assert!(kept[0].api_view.as_deref().is_some_and(|view| view.starts_with("v5:")), "kept again by the read");
 
         app.delete(&path).await.expect_status(StatusCode::NO_CONTENT);
         let archived = app.get(&path).await.expect_status(StatusCode::OK).json();

@@ -318,6 +318,6 @@ async fn an_ended_trial_is_read_from_the_view_its_first_read_kept() {
             .unwrap();
         let rebuilt = app.get(&format!("/api/v1/trial/{id}")).await.expect_status(StatusCode::OK);
         assert_eq!(rebuilt.body, first.body, "{}", app.backend());
-        assert!(stored_view(id.clone()).await.unwrap().starts_with("v4:"));
+        assert!(stored_view(id.clone()).await.unwrap().starts_with("v5:"));
     }
 }

@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_trials, create_trial))
         .routes(routes!(find_trial))
         .routes(routes!(stop_trial))
+        .routes(routes!(hold_trial))
         .routes(routes!(trial_events))
         .routes(routes!(trial_report))
         .routes(routes!(gatling_index_html))
@@ -140,6 +141,28 @@ async fn find_trial(
     use axum::response::IntoResponse;
     let json = trials::find_json(&state.db, path.trial_id).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+/// Whether a trial is on hold.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"held": true}))]
+pub struct HoldInput {
+    /// `true`: no retention policy removes the trial; `false`: the policy applies to it again.
+    pub held: bool,
+}
+
+/// Put a trial on hold, so that no retention policy removes it (an incident's evidence, say), or take it off hold
+/// (docs/safety.md#retention).
+#[utoipa::path(put, path = "/api/v1/trial/{trial_id}/hold", security(("bearer" = ["write"])), tag = "trials",
+    params(TrialPath), request_body = HoldInput,
+    responses((status = 200, description = "The trial.", body = Trial), CommonErrors, NotFoundError, super::errors::BodyErrors))]
+async fn hold_trial(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<TrialPath>,
+    super::extract::JsonBody(input): super::extract::JsonBody<HoldInput>,
+) -> ApiResult<Json<Trial>> {
+    Ok(Json(trials::set_held(&state.db, path.trial_id, input.held).await?))
 }
 
 /// Stop a trial. A `Scheduled` trial becomes `Stopped` without running; an `In Progress` one becomes

@@ -100,6 +100,8 @@ pub struct TrialRow {
     pub sweep_repetition: Option<i64>,
     /// The metrics in which the trial was worse than the ones before it, JSON; set when it ended.
     pub regressions: Option<String>,
+    /// On hold: no retention policy removes it (see `migrations/*/…_retention`).
+    pub held: bool,
 }
 
 /// What a page of `GET /trial` shows of a trial: no JSON column but the violations (the full record is one request

@@ -82,6 +82,7 @@ diesel::table! {
         sweep_point -> Nullable<BigInt>,
         sweep_repetition -> Nullable<BigInt>,
         regressions -> Nullable<Text>,
+        held -> Bool,
     }
 }
 

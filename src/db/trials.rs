@@ -374,3 +374,80 @@ pub fn active_sweeps(conn: &mut DbConnection) -> Result<i64> {
         .select(diesel::dsl::count(trials::sweep_id).aggregate_distinct())
         .get_result(conn)?)
 }
+
+/// The statuses of an ended trial.
+const ENDED: [&str; 5] = ["Succeeded", "Failed", "Aborted", "Invalid", "Stopped"];
+
+/// What retention needs to know of a trial it may remove.
+#[derive(Debug, Clone, Queryable)]
+pub struct RetentionCandidate {
+    pub id: String,
+    pub experiment_id: String,
+    pub schedule_id: Option<String>,
+    pub status: String,
+    pub completed_at: Option<NaiveDateTime>,
+    pub held: bool,
+}
+
+type CandidateColumns =
+    (trials::id, trials::experiment_id, trials::schedule_id, trials::status, trials::completed_at, trials::held);
+const CANDIDATE: CandidateColumns =
+    (trials::id, trials::experiment_id, trials::schedule_id, trials::status, trials::completed_at, trials::held);
+
+/// Ended trials not on hold that ended before `before`, oldest first, at most `limit`.
+pub fn ended_before(conn: &mut DbConnection, before: NaiveDateTime, limit: i64) -> Result<Vec<RetentionCandidate>> {
+    Ok(trials::table
+        .filter(trials::status.eq_any(ENDED))
+        .filter(trials::held.eq(false))
+        .filter(trials::completed_at.lt(before))
+        .order((trials::completed_at.asc(), trials::id.asc()))
+        .limit(limit)
+        .select(CANDIDATE)
+        .load(conn)?)
+}
+
+/// The schedules with more than `keep` ended trials.
+pub fn schedules_with_more_ended_than(conn: &mut DbConnection, keep: i64) -> Result<Vec<String>> {
+    let rows: Vec<Option<String>> = trials::table
+        .filter(trials::status.eq_any(ENDED))
+        .filter(trials::schedule_id.is_not_null())
+        .group_by(trials::schedule_id)
+        .having(diesel::dsl::count_star().gt(keep))
+        .select(trials::schedule_id)
+        .load(conn)?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
+/// A schedule's ended trials older than its latest `keep` ended ones (held ones count among those kept, and are
+/// listed too: the caller leaves them), at most `limit`.
+pub fn ended_beyond_latest(
+    conn: &mut DbConnection,
+    schedule_id: &str,
+    keep: i64,
+    limit: i64,
+) -> Result<Vec<RetentionCandidate>> {
+    Ok(trials::table
+        .filter(trials::schedule_id.eq(schedule_id))
+        .filter(trials::status.eq_any(ENDED))
+        .order((trials::completed_at.desc(), trials::id.desc()))
+        .offset(keep)
+        .limit(limit)
+        .select(CANDIDATE)
+        .load(conn)?)
+}
+
+/// Deletes an ended trial not on hold (with its webhooks, MiSArch run and Gatling report); whether it did.
+pub fn delete_ended(conn: &mut DbConnection, id: &str) -> Result<bool> {
+    let deleted =
+        diesel::delete(trials::table.find(id).filter(trials::status.eq_any(ENDED)).filter(trials::held.eq(false)))
+            .execute(conn)?;
+    Ok(deleted == 1)
+}
+
+/// Puts a trial on hold, or takes it off; its kept view is made again. Whether the trial exists.
+pub fn set_held(conn: &mut DbConnection, id: &str, held: bool) -> Result<bool> {
+    let updated = diesel::update(trials::table.find(id))
+        .set((trials::held.eq(held), trials::api_view.eq(None::<String>)))
+        .execute(conn)?;
+    Ok(updated == 1)
+}

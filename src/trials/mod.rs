@@ -81,6 +81,8 @@ pub struct Trial {
     /// The metrics in which the trial was worse than the comparable trials before it, judged when it ended
     /// (the experiment's `analysis.regression`); null until then, or when it was not compared.
     pub regressions: Option<Vec<Regression>>,
+    /// On hold: no retention policy removes it (`PUT /trial/{id}/hold`).
+    pub held: bool,
     /// Where to see more of it.
     pub links: TrialLinks,
     /// The webhook deliveries of the trial's events, with their attempts and outcome.
@@ -281,6 +283,7 @@ impl TryFrom<TrialRow> for Trial {
             sweep,
             score,
             regressions: from_optional_text(row.regressions.as_deref())?,
+            held: row.held,
             links: TrialLinks::of(id),
             notifications: Vec::new(),
         })
@@ -402,6 +405,7 @@ pub fn queue_of(
         sweep_point: new.sweep.as_ref().map(|place| place.point),
         sweep_repetition: new.sweep.as_ref().map(|place| place.repetition),
         regressions: None,
+        held: false,
     };
     db::trials::insert(conn, &row)?;
     Ok(row)
@@ -447,6 +451,15 @@ pub async fn create(db: &Db, mut input: TrialInput, actor: &str) -> Result<Trial
 
 fn trial_not_found(id: Uuid) -> Error {
     Error::not_found("trial_not_found", format!("trial {id} does not exist"))
+}
+
+/// Puts a trial on hold, so that no retention policy removes it, or takes it off hold.
+pub async fn set_held(db: &Db, id: Uuid, held: bool) -> Result<Trial> {
+    let found = db.run(move |conn| db::trials::set_held(conn, &id.to_string(), held)).await?;
+    if !found {
+        return Err(trial_not_found(id));
+    }
+    find(db, id).await
 }
 
 pub async fn find(db: &Db, id: Uuid) -> Result<Trial> {
