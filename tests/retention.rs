@@ -8,19 +8,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::{TestApp, start_worker};
-use diesel::prelude::*;
 use eris::retention::{self, Policy};
 use serde_json::json;
-
-async fn sql(app: &TestApp, statement: String) {
-    app.db
-        .run(move |conn| {
-            diesel::sql_query(statement).execute(conn)?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-}
 
 #[tokio::test]
 async fn retention_removes_what_the_policy_no_longer_keeps_and_records_each_removal() {
@@ -47,7 +36,7 @@ async fn retention_removes_what_the_policy_no_longer_keeps_and_records_each_remo
         for (day, id) in ids.iter().enumerate() {
             let completed = format!("2026-11-{:02} 03:00:00", day + 1);
             let owner = if day >= 2 { format!("'{schedule}'") } else { "NULL".to_owned() };
-            sql(
+            common::sql(
                 &app,
                 format!("UPDATE trials SET completed_at = '{completed}', schedule_id = {owner} WHERE id = '{}'", id),
             )

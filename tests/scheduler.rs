@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use common::{TestApp, wait_until};
-use diesel::prelude::*;
 use eris::scheduler::{FireOutcome, Scheduler, SchedulerConfig};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -31,16 +30,6 @@ async fn create_schedule(app: &TestApp, experiment: &str, body: Value) -> Value 
 
 async fn trials_of(app: &TestApp, schedule: &str) -> Vec<Value> {
     app.get(&format!("/api/v1/trial?schedule={schedule}&limit=1000")).await.json().as_array().unwrap().clone()
-}
-
-async fn sql(app: &TestApp, statement: String) {
-    app.db
-        .run(move |conn| {
-            diesel::sql_query(statement).execute(conn)?;
-            Ok(())
-        })
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -99,7 +88,8 @@ async fn missed_fires_after_downtime_follow_the_misfire_policy() {
             .await;
             let id = schedule["id"].as_str().unwrap().to_owned();
             // eris was down from before 2026-01-01 02:00 until 2026-01-03 02:40: three instants passed.
-            sql(&app, format!("UPDATE schedules SET next_run_at = '2026-01-01 02:00:00' WHERE id = '{id}'")).await;
+            common::sql(&app, format!("UPDATE schedules SET next_run_at = '2026-01-01 02:00:00' WHERE id = '{id}'"))
+                .await;
             ids.push(id);
         }
         let back_at: DateTime<Utc> = "2026-01-03T02:40:00Z".parse().unwrap();
@@ -206,7 +196,8 @@ async fn a_broken_schedule_is_retried_later_and_never_blocks_the_others() {
             create_schedule(&app, &experiment, json!({"recurrence_pattern": "* * * * * *", "paused": true})).await;
         let broken_id = broken["id"].as_str().unwrap().to_owned();
         // A row no fire can read (as if written by a faulty tool).
-        sql(&app, format!("UPDATE schedules SET recurrence_pattern = '61 * * * *' WHERE id = '{broken_id}'")).await;
+        common::sql(&app, format!("UPDATE schedules SET recurrence_pattern = '61 * * * *' WHERE id = '{broken_id}'"))
+            .await;
 
         let shutdown = CancellationToken::new();
         let running = tokio::spawn(scheduler(&app).run(shutdown.clone()));
@@ -285,7 +276,7 @@ async fn run_windows_across_midnight_follow_the_wall_clock_over_a_dst_change() {
         assert_eq!(schedule["run_windows"]["outside"], "skip", "{backend}: the default");
         let id = schedule["id"].as_str().unwrap().to_owned();
         // Saturday 31 October 20:00 EDT.
-        sql(&app, format!("UPDATE schedules SET next_run_at = '2026-11-01 00:00:00' WHERE id = '{id}'")).await;
+        common::sql(&app, format!("UPDATE schedules SET next_run_at = '2026-11-01 00:00:00' WHERE id = '{id}'")).await;
         let read = app.get(&format!("/api/v1/experiment/{experiment}/schedule/{id}")).await.json();
         assert_eq!(instant(&read["next_run_at"]), utc("2026-11-01T02:00:00Z"), "{backend}: 22:00 EDT really fires");
         let scheduler = scheduler(&app);
@@ -309,7 +300,7 @@ async fn run_windows_across_midnight_follow_the_wall_clock_over_a_dst_change() {
         app.patch(&format!("/api/v1/experiment/{experiment}/schedule/{id}"), &patch)
             .await
             .expect_status(StatusCode::OK);
-        sql(&app, format!("UPDATE schedules SET next_run_at = '2026-11-02 01:00:00' WHERE id = '{id}'")).await;
+        common::sql(&app, format!("UPDATE schedules SET next_run_at = '2026-11-02 01:00:00' WHERE id = '{id}'")).await;
         let outcome = scheduler.fire(&id, utc("2026-11-02T01:00:00Z")).await.unwrap();
         assert_eq!(outcome, FireOutcome::NoTrial { skipped: false, missed: 0 }, "{backend}");
         let read = app.get(&format!("/api/v1/experiment/{experiment}/schedule/{id}")).await.json();

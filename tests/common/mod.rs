@@ -502,3 +502,15 @@ pub async fn serve(app: &TestApp) -> String {
     tokio::spawn(async move { axum::serve(listener, router).await });
     url
 }
+
+/// Runs one SQL statement on the app's database (to set up what the API cannot, such as a past instant).
+pub async fn sql(app: &TestApp, statement: String) {
+    use diesel::RunQueryDsl;
+    app.db
+        .run(move |conn| {
+            diesel::sql_query(statement).execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
