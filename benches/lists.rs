@@ -142,6 +142,7 @@ async fn seed(url: &DatabaseUrl) -> uuid::Uuid {
                         sweep_repetition: None,
                         regressions: None,
                         held: false,
+                        dry_run: false,
                     }
                 })
                 .collect();

@@ -743,6 +743,52 @@ async fn a_blackout_that_begins_during_the_run_stops_it_and_resets_the_failures(
     }
 }
 
+/// A dry run of a MiSArch experiment sends the components nothing but read-only health checks (and asks the
+/// configurator which services it knows): no start, no failure variable, no stop; the failure timeline is recorded
+/// as what would have been applied when.
+#[tokio::test]
+async fn a_dry_run_sends_the_components_only_read_only_checks() {
+    for app in TestApp::all() {
+        let mut rig = Rig::start(app, Options::default()).await;
+        let backend = rig.app.backend();
+        let definition = json!({
+            "name": "nightly buy process, rehearsed",
+            "steps": [{"step": "alongside the load", "do": "cm.wait", "where": {"time_in_seconds": 0.2}}],
+            "misarch": experiment(),
+        });
+        let experiment = rig.app.create_experiment(definition).await;
+        let body = json!({"experiment": experiment["id"], "dry_run": true});
+        let trial = rig.app.post("/api/v1/trial", &body).await.expect_status(StatusCode::CREATED).json();
+        let trial = rig.app.wait_for_end(trial["id"].as_str().unwrap()).await;
+        rig.stop_worker().await;
+        assert_eq!(trial["status"], "Succeeded", "{backend}: {trial:#}");
+        let reason = trial["status_reason"].as_str().unwrap();
+        assert!(reason.contains("the MiSArch pre-flight passed"), "{backend}: {reason}");
+        for (component, requests) in [
+            ("gatling", rig.gatling.requests()),
+            ("chaos", rig.chaos.requests()),
+            ("configurator", rig.configurator.requests()),
+        ] {
+            assert!(!requests.is_empty(), "{backend}: {component} was checked");
+            let changes: Vec<String> = requests
+                .iter()
+                .filter(|r| r.method != "GET")
+                .map(|r| format!("{} {}", r.method, r.path_and_query))
+                .collect();
+            assert_eq!(changes, Vec::<String>::new(), "{backend}: {component} got only reads");
+        }
+        let misarch = &trial["trial_record"]["misarch"];
+        let phases: Vec<&str> =
+            misarch["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+        assert_eq!(phases, ["pre-flight"], "{backend}");
+        let failures = misarch["failures"].as_array().unwrap();
+        assert!(!failures.is_empty() && failures.iter().all(|f| f["outcome"] == "skipped"), "{backend}: {failures:#?}");
+        assert!(failures[0]["description"].as_str().unwrap().starts_with("dry run, not applied: failure set 1"));
+        assert_eq!(trial["trial_record"]["steps"][0]["outcome"], "skipped", "{backend}");
+        assert!(trial["metrics"].is_null() && trial["score"].is_null(), "{backend}");
+    }
+}
+
 #[tokio::test]
 async fn a_stop_during_the_run_stops_the_components_and_resets_the_failures() {
     for app in TestApp::all() {

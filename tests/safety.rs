@@ -113,6 +113,28 @@ async fn an_emergency_stop_stops_every_trial_on_every_replica_and_holds_until_re
         .await;
         assert!(second.get("/metrics").await.text().contains("eris_emergency_stop_engaged 0"), "{backend}");
 
+        // Engaged through the replica whose worker runs the trial (one replica).
+        let engaged_at = Instant::now();
+        second
+            .post("/api/v1/emergency-stop/engage", &json!({"reason": "one replica"}))
+            .await
+            .expect_status(StatusCode::OK);
+        wait_until(Duration::from_secs(10), "the trial to stop", || async {
+            status(&second, &after).await["status"] == "Stopped"
+        })
+        .await;
+        println!(
+            "{backend}: emergency stop engaged on the replica that runs the trial → Stopped: {} ms",
+            engaged_at.elapsed().as_millis()
+        );
+        second.post("/api/v1/emergency-stop/release", &json!({})).await.expect_status(StatusCode::OK);
+        let after = first.post("/api/v1/trial", &body).await.expect_status(StatusCode::CREATED).json();
+        let after = after["id"].as_str().unwrap().to_owned();
+        wait_until(Duration::from_secs(10), "another trial to run", || async {
+            status(&second, &after).await["status"] == "In Progress"
+        })
+        .await;
+
         // Engaged from the command line: the running trial stops there too.
         let (state, said) = eris_safety(&first, &["engage", "--reason", "maintenance window"]);
         assert_eq!((state["engaged"].as_bool(), state["latest"]["engaged_by"].as_str()), (Some(true), Some("cli:ops")));
@@ -126,6 +148,12 @@ async fn an_emergency_stop_stops_every_trial_on_every_replica_and_holds_until_re
         let audit = first.get("/api/v1/audit?actor=cli:ops").await.json();
         let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["emergency-stop.release", "emergency-stop.engage"], "{backend}: oldest first: {audit:#}");
+        let all = first.get("/api/v1/audit?action=emergency-stop.engage").await.json();
+        assert_eq!(
+            all.as_array().unwrap().len(),
+            4,
+            "{backend}: two from the first replica, one from each other place"
+        );
         first.post("/api/v1/emergency-stop/engage", &json!({"reason": " "})).await.expect_error(
             StatusCode::BAD_REQUEST,
             "invalid_reason",
@@ -330,5 +358,70 @@ async fn a_blackout_that_begins_during_a_trial_stops_it_and_nothing_starts_until
         }
         let audit = app.get("/api/v1/audit?action=blackout.create").await.json();
         assert_eq!(audit.as_array().unwrap().iter().filter(|e| e["status"] == 201).count(), 2, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_checks_the_gates_and_changes_nothing() {
+    let target = TargetServer::start().await;
+    for app in TestApp::all() {
+        let backend = app.backend();
+        let definition = json!({
+            "name": "Checkout survives a slow inventory",
+            "parameters": {"target": target.url},
+            "pre_steps": [
+                {"step": "Shop is healthy", "do": "cm.http_probe", "where": {"url": "{{ target }}/health"}},
+                {"step": "Announce", "do": "cm.http_request", "where": {"method": "POST", "url": "{{ target }}/announce"}}
+            ],
+            "steps": [{"step": "Slow it down", "do": "cm.http_request", "where": {"method": "PUT", "url": "{{ target }}/faults"}}],
+            "post_steps": [{"step": "Heal", "do": "cm.http_request", "where": {"method": "DELETE", "url": "{{ target }}/faults"}}]
+        });
+        let experiment = app.create_experiment(definition).await;
+        let (shutdown, worker) = start_worker(&app.db);
+        let dry = json!({"experiment": experiment["id"], "dry_run": true});
+        let trial = app.post("/api/v1/trial", &dry).await.expect_status(StatusCode::CREATED).json();
+        assert_eq!(trial["dry_run"], true, "{backend}");
+        let ended = app.wait_for_end(trial["id"].as_str().unwrap()).await;
+        assert_eq!(ended["status"], "Succeeded", "{backend}: {ended:#}");
+        let reason = ended["status_reason"].as_str().unwrap();
+        assert_eq!(
+            reason,
+            "dry run: nothing was injected, loaded or changed; 1 read-only check(s) passed, 3 step(s) would run",
+            "{backend}"
+        );
+        // Only the read-only gate reached the target; the rest is recorded as what would have run, rendered.
+        let hits: Vec<String> = target.hits().into_iter().filter(|hit| !hit.ends_with("/fail")).collect();
+        assert_eq!(hits.iter().filter(|hit| hit.as_str() == "GET /health").count(), hits.len(), "{backend}: {hits:?}");
+        let record = &ended["trial_record"];
+        assert_eq!(record["pre_steps"][0]["outcome"], "succeeded", "{backend}");
+        for (phase, index) in [("pre_steps", 1), ("steps", 0), ("post_steps", 0)] {
+            let step = &record[phase][index];
+            assert_eq!(step["outcome"], "skipped", "{backend}: {phase}[{index}]: {step:#}");
+            assert!(step["step_parameters"]["url"].as_str().unwrap().starts_with(&target.url), "{backend}: rendered");
+        }
+        assert!(ended["score"].is_null() && ended["regressions"].is_null(), "{backend}: a dry run is not judged");
+        let trend = app.get(&format!("/api/v1/experiment/{}/trend", experiment["id"].as_str().unwrap())).await.json();
+        assert_eq!(trend["points"], json!([]), "{backend}: nor in trends");
+
+        // A gate that fails makes the dry run say the trial would abort, still changing nothing.
+        let mut failing = experiment.clone();
+        failing["pre_steps"][0]["where"]["url"] = json!(format!("{}/fail", target.url));
+        let id = experiment["id"].as_str().unwrap();
+        let replace = json!({"name": failing["name"], "parameters": failing["parameters"], "pre_steps": failing["pre_steps"],
+            "steps": failing["steps"], "post_steps": failing["post_steps"]});
+        app.put(&format!("/api/v1/experiment/{id}"), &replace).await.expect_status(StatusCode::OK);
+        let trial = app.post("/api/v1/trial", &dry).await.json();
+        let ended = app.wait_for_end(trial["id"].as_str().unwrap()).await;
+        assert_eq!(ended["status"], "Aborted", "{backend}: {ended:#}");
+        assert!(ended["status_reason"].as_str().unwrap().starts_with("dry run: pre_steps[0] failed: "), "{backend}");
+        assert!(
+            !target
+                .hits()
+                .iter()
+                .any(|hit| hit.starts_with("PUT") || hit.starts_with("DELETE") || hit.starts_with("POST")),
+            "{backend}"
+        );
+        shutdown.cancel();
+        worker.await.unwrap();
     }
 }

@@ -237,6 +237,7 @@ async fn deleting_a_schedule_keeps_its_trials() {
                         initiated_from: "schedule".into(),
                         sweep: None,
                         queued_at: None,
+                        dry_run: false,
                     },
                 )?;
                 Ok(row.id)

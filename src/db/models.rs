@@ -102,6 +102,8 @@ pub struct TrialRow {
     pub regressions: Option<String>,
     /// On hold: no retention policy removes it (see `migrations/*/…_retention`).
     pub held: bool,
+    /// A dry run: it checks and changes nothing (see `migrations/*/…_dry_runs`).
+    pub dry_run: bool,
 }
 
 /// What a page of `GET /trial` shows of a trial: no JSON column but the violations (the full record is one request

@@ -83,6 +83,7 @@ diesel::table! {
         sweep_repetition -> Nullable<BigInt>,
         regressions -> Nullable<Text>,
         held -> Bool,
+        dry_run -> Bool,
     }
 }
 

@@ -311,7 +311,7 @@ pub fn of_sweep(conn: &mut DbConnection, sweep_id: &str) -> Result<Vec<TrialRow>
 /// The statuses of a trial that has ended measured: what scores, trends and regressions compare.
 const MEASURED: [&str; 2] = ["Succeeded", "Failed"];
 
-/// The latest `limit` ended trials of an experiment (not of a sweep) or of a schedule, newest first.
+/// The latest `limit` ended trials of an experiment (not of a sweep) or of a schedule, newest first; not dry runs.
 pub fn ended_latest(
     conn: &mut DbConnection,
     experiment_id: Option<&str>,
@@ -319,8 +319,11 @@ pub fn ended_latest(
     limit: i64,
 ) -> Result<Vec<TrialRow>> {
     let ended: Vec<&str> = TrialStatus::ALL.iter().filter(|s| s.is_final()).map(|s| s.as_str()).collect();
-    let mut query =
-        trials::table.select(TrialRow::as_select()).filter(trials::status.eq_any(ended)).into_boxed::<MultiBackend>();
+    let mut query = trials::table
+        .select(TrialRow::as_select())
+        .filter(trials::status.eq_any(ended))
+        .filter(trials::dry_run.eq(false))
+        .into_boxed::<MultiBackend>();
     if let Some(experiment_id) = experiment_id {
         query = query.filter(trials::experiment_id.eq(experiment_id.to_owned())).filter(trials::sweep_id.is_null());
     }
@@ -338,6 +341,7 @@ pub fn comparable_before(conn: &mut DbConnection, row: &TrialRow, limit: i64) ->
         .filter(trials::experiment_id.eq(row.experiment_id.clone()))
         .filter(trials::id.ne(row.id.clone()))
         .filter(trials::sweep_id.is_null())
+        .filter(trials::dry_run.eq(false))
         .filter(trials::status.eq_any(MEASURED))
         .into_boxed::<MultiBackend>();
     query = match &row.schedule_id {

@@ -16,6 +16,7 @@
 //! A stop cancels the running step at once; the trial ends `Stopped` after its post_steps ran.
 
 mod collect;
+mod dry_run;
 pub mod expect;
 mod guards;
 mod load;
@@ -104,6 +105,8 @@ pub struct TrialRun<'a> {
     pub record: TrialRecord,
     /// The process that ran the trial died: only clean-up runs (the MiSArch components' teardown, `post_steps`).
     pub recovering: bool,
+    /// A dry run: checks only ([`dry_run`]).
+    pub dry_run: bool,
 }
 
 /// A step with its templates rendered.
@@ -161,6 +164,24 @@ impl Executor {
             experiment,
         });
 
+        if trial.dry_run && !trial.recovering {
+            let plan = dry_run::Plan {
+                pre_steps: &pre_steps,
+                steps: &steps,
+                post_steps: &post_steps,
+                guards: &guards,
+                misarch: misarch_trial.as_ref(),
+            };
+            let (status, reason) = self.dry_run(plan, &running, stop, &recorder, &identity).await;
+            let (status, reason) = match stop.reason() {
+                Some(stopped) => stopped_ending(stopped),
+                None => (status, reason),
+            };
+            let level = if status == TrialStatus::Succeeded { "INFO" } else { "ERROR" };
+            let mut record = recorder.into_record();
+            record.log_result(level, &format!("Trial {}. {reason}", status.as_str()));
+            return Ending { status, reason, record };
+        }
         let mut ending = None;
         let mut notes = Vec::new();
         if trial.recovering {

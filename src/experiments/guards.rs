@@ -50,6 +50,17 @@ fn default_gate() -> bool {
     true
 }
 
+/// Whether a step only reads: `prometheus.query`, or `cm.http_probe` with GET or HEAD (the default is GET). Guards
+/// are such steps, and they are what a dry run runs.
+pub fn is_read_only(action: &str, arguments: &crate::experiments::JsonObject) -> bool {
+    let method = arguments.get("method").and_then(|m| m.as_str()).unwrap_or("GET").to_ascii_uppercase();
+    match action {
+        "prometheus.query" => true,
+        "cm.http_probe" => method == "GET" || method == "HEAD",
+        _ => false,
+    }
+}
+
 fn invalid(field: String, message: impl Into<String>) -> Error {
     Error::invalid("invalid_guard", field, message)
 }

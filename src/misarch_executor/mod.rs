@@ -390,6 +390,7 @@ pub async fn start(db: &Db, key: &VersionKey, config: Option<ExecutionConfig>, a
         initiated_from: INITIATED_FROM.to_owned(),
         sweep: None,
         queued_at: None,
+        dry_run: false,
     };
     db.run(move |conn| {
         write_transaction(conn, |conn| {

@@ -230,6 +230,7 @@ fn fire_in_transaction(
                     initiated_from: if plan.catch_up { "scheduler (catch-up)" } else { "scheduler" }.to_owned(),
                     sweep: None,
                     queued_at: None,
+                    dry_run: false,
                 },
             )?;
             row.recurrence_left = row.recurrence_left.map(|left| left - 1);

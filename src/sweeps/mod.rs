@@ -363,6 +363,7 @@ fn queue(
             initiated_from: input.initiated_from.clone(),
             sweep: Some(SweepPlace { id, point: point as i64, repetition: i64::from(repetition) }),
             queued_at: Some(now + chrono::Duration::microseconds(position as i64)),
+            dry_run: false,
         };
         trials::queue_of(conn, experiment, definition, new)?;
     }

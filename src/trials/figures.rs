@@ -125,11 +125,11 @@ pub async fn trend(db: &Db, of: TrendOf, metric: KeyMetric, limit: i64) -> Resul
 
 /// When a trial has ended: judges whether it is worse than the comparable trials before it (same experiment and
 /// schedule, not of a sweep, ended measured) by its snapshot's `analysis.regression`, and stores the verdict on it
-/// (`[]` when it was compared and nothing was worse). Trials that were not measured, and sweeps' trials, are not
-/// judged. Returns the regressions found.
+/// (`[]` when it was compared and nothing was worse). Trials that were not measured, sweeps' trials and dry runs are
+/// not judged. Returns the regressions found.
 pub fn judge_regressions(conn: &mut DbConnection, row: &TrialRow) -> Result<Vec<Regression>> {
     let status = TrialStatus::parse(&row.status)?;
-    if !matches!(status, TrialStatus::Succeeded | TrialStatus::Failed) || row.sweep_id.is_some() {
+    if !matches!(status, TrialStatus::Succeeded | TrialStatus::Failed) || row.sweep_id.is_some() || row.dry_run {
         return Ok(Vec::new());
     }
     let rule = from_text::<SnapshotAnalysis>(&row.experiment_snapshot)?.analysis.regression;

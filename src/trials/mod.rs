@@ -83,6 +83,8 @@ pub struct Trial {
     pub regressions: Option<Vec<Regression>>,
     /// On hold: no retention policy removes it (`PUT /trial/{id}/hold`).
     pub held: bool,
+    /// A dry run: it checked and changed nothing; its record says what would have run.
+    pub dry_run: bool,
     /// Where to see more of it.
     pub links: TrialLinks,
     /// The webhook deliveries of the trial's events, with their attempts and outcome.
@@ -138,6 +140,10 @@ pub(crate) fn score_of(
     goals: Option<&Value>,
     violations: Option<&Value>,
 ) -> Result<Option<Score>> {
+    if row.dry_run {
+        // It checked the system, not its resilience.
+        return Ok(None);
+    }
     let weights = from_text::<SnapshotAnalysis>(&row.experiment_snapshot)?.analysis.score;
     Ok(crate::research::score::score(TrialStatus::parse(&row.status)?, record, goals, violations, weights))
 }
@@ -206,6 +212,10 @@ pub struct TrialInput {
     /// Where the request came from (a tool or pipeline name). Default `api`.
     #[serde(default = "api")]
     pub initiated_from: String,
+    /// A dry run: render and validate everything, run the pre-flight, the read-only health gates and the guards'
+    /// gates, and inject, load or change nothing; the record says what would have run (docs/safety.md#dry-runs).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 fn api() -> String {
@@ -284,6 +294,7 @@ impl TryFrom<TrialRow> for Trial {
             score,
             regressions: from_optional_text(row.regressions.as_deref())?,
             held: row.held,
+            dry_run: row.dry_run,
             links: TrialLinks::of(id),
             notifications: Vec::new(),
         })
@@ -327,6 +338,8 @@ pub struct NewTrial {
     /// When it is queued; None means now. A sweep queues its trials a microsecond apart, so that the worker (oldest
     /// first) takes them in the sweep's order.
     pub queued_at: Option<DateTime<Utc>>,
+    /// Only through `POST /trial`: schedules and sweeps never queue dry runs.
+    pub dry_run: bool,
 }
 
 /// Queues a trial of an active experiment: status `Scheduled`, with a snapshot of the experiment's definition.
@@ -406,6 +419,7 @@ pub fn queue_of(
         sweep_repetition: new.sweep.as_ref().map(|place| place.repetition),
         regressions: None,
         held: false,
+        dry_run: new.dry_run,
     };
     db::trials::insert(conn, &row)?;
     Ok(row)
@@ -435,6 +449,7 @@ pub async fn create(db: &Db, mut input: TrialInput, actor: &str) -> Result<Trial
         initiated_from: input.initiated_from,
         sweep: None,
         queued_at: None,
+        dry_run: input.dry_run,
     };
     db.run(move |conn| {
         let row = queue(conn, new).map_err(|e| match e.code {

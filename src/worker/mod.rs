@@ -288,6 +288,7 @@ impl Worker {
             parameters: &parameters,
             record,
             recovering,
+            dry_run: trial.dry_run,
         };
         let mut ending = self.executor.run(run, stop, save).await;
         if recovering {

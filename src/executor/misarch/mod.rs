@@ -40,7 +40,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::record::{MisarchRecord, Recorder, TrialRecord};
+use super::record::{FailureRecord, MisarchRecord, Recorder, StepOutcome, TrialRecord};
 use super::{Failure, Stop};
 use crate::db::{self, Db, MisarchRunRow};
 use crate::json::to_text;
@@ -123,6 +123,45 @@ impl MisarchRuntime {
             }
         }
         end
+    }
+
+    /// A dry run: the pre-flight only (read-only health checks, the configurator's list of services), then the
+    /// failure timeline recorded as what would be applied when. Nothing is sent to start, load or change anything.
+    pub(super) async fn dry_run<S, F>(
+        &self,
+        trial: &MisarchTrial,
+        http: &reqwest::Client,
+        stop: &Stop,
+        recorder: &Recorder<S>,
+    ) -> MisarchEnd
+    where
+        S: Fn(TrialRecord) -> F,
+        F: Future<Output = ()>,
+    {
+        let run = Run { runtime: self, trial, http, recorder, cancel: stop.token() };
+        run.start_record().await;
+        if let Err(reason) = run.preflight().await {
+            return MisarchEnd::failed(TrialStatus::Aborted, format!("MiSArch pre-flight failed: {reason}"));
+        }
+        let timeline = components::failure_timeline(&trial.experiment);
+        recorder
+            .update(|record| {
+                let misarch = record.misarch.get_or_insert_with(MisarchRecord::default);
+                misarch.failures = timeline
+                    .iter()
+                    .map(|action| FailureRecord {
+                        description: format!("dry run, not applied: {}", action.description),
+                        at_secs: action.at.as_secs(),
+                        injects: action.injects,
+                        applied_at: None,
+                        outcome: StepOutcome::Skipped,
+                        error: None,
+                        acknowledged: Vec::new(),
+                    })
+                    .collect();
+            })
+            .await;
+        MisarchEnd::default()
     }
 
     /// After a crash: the components the lost run may have left running are stopped and the failure variables
