@@ -253,3 +253,37 @@ async fn a_prometheus_guard_trips_on_a_threshold_and_stops_the_trial() {
         assert!(ended["trial_record"]["guards"][0]["gate"].is_null(), "{backend}: no gate asked for");
     }
 }
+
+/// A dry run asks every Prometheus the trial would ask (its steps' and its `collect` series'): it passes when they
+/// answer, and aborts naming the one that does not.
+#[tokio::test]
+async fn a_dry_run_checks_that_every_prometheus_it_would_ask_answers() {
+    let Some(prometheus) = prometheus().await else { return };
+    for app in TestApp::all() {
+        let backend = app.backend();
+        let (shutdown, worker) = start_worker_acting(&app.db, asking(&prometheus));
+        let answers = json!({"name": "asks the configured Prometheus", "steps": [
+            query(json!({"query": "shop_error_ratio"}), json!([{"operator": "lt", "max": 0.5}]))
+        ]});
+        let experiment = app.create_experiment(answers).await;
+        let trial = app.post("/api/v1/trial", &json!({"experiment": experiment["id"], "dry_run": true})).await.json();
+        let ended = app.wait_for_end(trial["id"].as_str().unwrap()).await;
+        assert_eq!(ended["status"], "Succeeded", "{backend}: {ended:#}");
+        assert!(ended["status_reason"].as_str().unwrap().contains("1 read-only check(s) passed"), "{backend}");
+        assert_eq!(ended["trial_record"]["steps"][0]["outcome"], "skipped", "{backend}: the query itself is a step");
+
+        let silent = json!({"name": "keeps a series from nowhere", "steps": [],
+            "collect": [{"name": "errors", "query": "up", "url": "http://127.0.0.1:9"}]});
+        let experiment = app.create_experiment(silent).await;
+        let trial = app.post("/api/v1/trial", &json!({"experiment": experiment["id"], "dry_run": true})).await.json();
+        let ended = app.wait_for_end(trial["id"].as_str().unwrap()).await;
+        assert_eq!(ended["status"], "Aborted", "{backend}: {ended:#}");
+        let reason = ended["status_reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("dry run: Prometheus at http://127.0.0.1:9/ does not answer"),
+            "{backend}: {reason}"
+        );
+        shutdown.cancel();
+        worker.await.unwrap();
+    }
+}

@@ -171,6 +171,7 @@ impl Executor {
                 post_steps: &post_steps,
                 guards: &guards,
                 misarch: misarch_trial.as_ref(),
+                collect: &definition.collect,
             };
             let (status, reason) = self.dry_run(plan, &running, stop, &recorder, &identity).await;
             let (status, reason) = match stop.reason() {

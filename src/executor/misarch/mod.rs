@@ -104,9 +104,8 @@ impl MisarchRuntime {
         F: Future<Output = ()>,
     {
         let run = Run { runtime: self, trial, http, recorder, cancel: stop.token() };
-        run.start_record().await;
-        if let Err(reason) = run.preflight().await {
-            return MisarchEnd::failed(TrialStatus::Aborted, format!("MiSArch pre-flight failed: {reason}"));
+        if let Err(failed) = run.open_and_preflight().await {
+            return failed;
         }
         let mut end = run.run_components(steps).await;
         let chaos = match (&end.failure, end.chaos_ran_out) {
@@ -139,9 +138,8 @@ impl MisarchRuntime {
         F: Future<Output = ()>,
     {
         let run = Run { runtime: self, trial, http, recorder, cancel: stop.token() };
-        run.start_record().await;
-        if let Err(reason) = run.preflight().await {
-            return MisarchEnd::failed(TrialStatus::Aborted, format!("MiSArch pre-flight failed: {reason}"));
+        if let Err(failed) = run.open_and_preflight().await {
+            return failed;
         }
         let timeline = components::failure_timeline(&trial.experiment);
         recorder
@@ -221,6 +219,14 @@ where
                 }
             })
             .await;
+    }
+
+    /// The record's `misarch` section, then phase 1, the pre-flight: what a run and a dry run both begin with.
+    async fn open_and_preflight(&self) -> Result<(), MisarchEnd> {
+        self.start_record().await;
+        self.preflight()
+            .await
+            .map_err(|reason| MisarchEnd::failed(TrialStatus::Aborted, format!("MiSArch pre-flight failed: {reason}")))
     }
 
     /// Phases 2–7, once the pre-flight passed.
