@@ -299,6 +299,17 @@ async fn a_misarch_run_against_the_real_chaos_toolkit_executor_and_configurator(
     let events = std::fs::read_to_string(components.printed("DAPR_EVENTS")).unwrap();
     assert!(events.contains(r#""delay": 250"#), "the set was published: {events}");
 
+    // 3c. A dry run against the real components: the pre-flight asks them, nothing else does. The configurator
+    //     publishes every change it makes; it published nothing.
+    let published = std::fs::read_to_string(components.printed("DAPR_EVENTS")).unwrap();
+    let definition = experiment("catalog", vec![quick_action()], vec![]);
+    let experiment_id = app.create_experiment(definition).await["id"].clone();
+    let dry = app.post("/api/v1/trial", &json!({"experiment": experiment_id, "dry_run": true})).await.json();
+    let ended = app.wait_for_end(dry["id"].as_str().unwrap()).await;
+    assert_eq!(ended["status"], "Succeeded", "{ended:#}");
+    assert!(ended["status_reason"].as_str().unwrap().contains("the MiSArch pre-flight passed"), "{ended}");
+    assert_eq!(std::fs::read_to_string(components.printed("DAPR_EVENTS")).unwrap(), published, "nothing published");
+
     // 4. The configurator restarts between two failure sets: the second cannot be applied (the restarted
     //    configurator knows no service), and the trial fails at once, with a short reason, not at its deadline.
     let mut restarting = experiment("catalog", vec![quick_action()], vec![]);
