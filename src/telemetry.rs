@@ -32,6 +32,7 @@ pub const GATLING_REPORT_BYTES: &str = "eris_gatling_report_kept_bytes_total";
 pub const REGRESSIONS: &str = "eris_trial_regressions_total";
 pub const SWEEPS_ACTIVE: &str = "eris_sweeps_active";
 pub const EMERGENCY_STOP: &str = "eris_emergency_stop_engaged";
+pub const BLACKOUT: &str = "eris_blackout_active";
 
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 const DURATION_BUCKETS: &[f64] = &[1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0];
@@ -81,6 +82,7 @@ fn describe() {
     );
     describe_gauge!(SWEEPS_ACTIVE, "Sweeps with a trial queued or running, in the database (all replicas).");
     describe_gauge!(EMERGENCY_STOP, "1 while the emergency stop holds (no trial starts), 0 otherwise; all replicas.");
+    describe_gauge!(BLACKOUT, "1 while a blackout is in force (no trial starts or runs), 0 otherwise; all replicas.");
     describe_counter!(TRIALS_FINISHED, "Trials that ended, by final status.");
     describe_gauge!(TRIALS_IN_PROGRESS, "Trials In Progress or Stop Initiated in the database (all replicas).");
     describe_gauge!(TRIALS_QUEUED, "Trials Scheduled (queued) in the database (all replicas).");
@@ -157,6 +159,12 @@ pub fn regression(metric: crate::research::KeyMetric) {
 }
 
 /// The Prometheus text of this process, with the gauges read from the database first.
+/// Whether a blackout is in force, as `/metrics` reads it when scraped (the blackout rules are the API's to ask:
+/// this module imports none).
+pub fn blackout_active(active: bool) {
+    gauge!(BLACKOUT).set(if active { 1.0 } else { 0.0 });
+}
+
 pub async fn render(db: &Db) -> String {
     let handle = install();
     match db.run_quick(crate::db::trials::count_active).await {

@@ -313,6 +313,7 @@ async fn a_blackout_that_begins_during_a_trial_stops_it_and_nothing_starts_until
         let queued_now = status(&app, &queued).await;
         assert!(queued_now["status_reason"].as_str().unwrap().starts_with("stopped before it started: blackout"));
         assert_eq!(app.get(&format!("/api/v1/blackout/{id}")).await.json()["active"], true, "{backend}");
+        assert!(app.get("/metrics").await.text().contains("eris_blackout_active 1"), "{backend}");
         let refused =
             app.post("/api/v1/trial", &body).await.expect_error(StatusCode::CONFLICT, "blackout_active", None);
         assert!(refused["message"].as_str().unwrap().contains("release freeze"), "{backend}: {refused}");

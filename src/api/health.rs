@@ -54,6 +54,10 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>
     responses((status = 200, description = "Prometheus text exposition format.", content_type = "text/plain; version=0.0.4",
         body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match state.db.run_quick(|conn| crate::blackouts::active_at(conn, crate::time::now())).await {
+        Ok(active) => crate::telemetry::blackout_active(active.is_some()),
+        Err(error) => tracing::warn!("metrics: cannot read the blackouts: {}", error.message),
+    }
     let text = crate::telemetry::render(&state.db).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
