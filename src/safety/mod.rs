@@ -72,7 +72,7 @@ pub async fn find(db: &Db) -> Result<EmergencyStop> {
 /// The reasons a trial stopped by `stop` gives.
 fn stop_reasons(stop: &EmergencyStopRow) -> (String, String) {
     let by = format!("emergency stop engaged by {}: {}", stop.engaged_by, stop.reason);
-    (format!("stopped before it started: {by}"), format!("stop requested: {by}"))
+    (format!("stopped before it started: {by}"), trials::stop_requested_because(&by))
 }
 
 /// Stops every unfinished trial (or only the queued ones) for `stop`.

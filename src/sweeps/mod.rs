@@ -486,7 +486,7 @@ pub async fn stop(db: &Db, id: Uuid, actor: &str, webhooks: std::sync::Arc<Webho
                 db::sweeps::find(conn, &key)?.ok_or_else(|| sweep_not_found(id))?;
                 db::sweeps::set_stopped(conn, &key, &actor, time::to_db(time::now()))?;
                 let queued = format!("stopped with its sweep {id} before it started");
-                let running = format!("stop requested: its sweep {id} was stopped");
+                let running = trials::stop_requested_because(&format!("its sweep {id} was stopped"));
                 let reasons = StopReasons { queued: &queued, running: &running };
                 let mut stopped = 0;
                 for row in db::trials::of_sweep(conn, &key)? {

@@ -666,7 +666,7 @@ pub async fn stop(db: &Db, id: Uuid, webhooks: std::sync::Arc<WebhookConfig>) ->
         write_transaction(conn, |conn| {
             let key = id.to_string();
             let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
-            let reasons = StopReasons { queued: "stopped before it started", running: "stop requested" };
+            let reasons = StopReasons { queued: "stopped before it started", running: STOP_REQUESTED };
             match stop_row(conn, &row, &webhooks, reasons)? {
                 Some(_) => {}
                 None => {
@@ -682,6 +682,40 @@ pub async fn stop(db: &Db, id: Uuid, webhooks: std::sync::Arc<WebhookConfig>) ->
         })
     })
     .await
+}
+
+/// The reason of a running trial asked to stop; one asked with a reason of its own is `stop requested: <why>`
+/// ([`stop_requested_because`]), and keeps the why in its final reason ([`final_stop_reason`]).
+pub const STOP_REQUESTED: &str = "stop requested";
+
+/// The reason of a running trial asked to stop because of `why` (its sweep was stopped, the emergency stop).
+pub fn stop_requested_because(why: &str) -> String {
+    format!("{STOP_REQUESTED}: {why}")
+}
+
+/// The final reason of a trial a requested stop ended: the executor's `ending`, with the why of the request, if it
+/// gave one (`asked` is the reason the trial had while it stopped).
+pub fn final_stop_reason(asked: Option<&str>, ending: &str) -> String {
+    match asked.and_then(|asked| asked.strip_prefix(STOP_REQUESTED)).and_then(|rest| rest.strip_prefix(": ")) {
+        Some(why) => format!("{ending}: {why}"),
+        None => ending.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod stop_reason_tests {
+    use super::*;
+
+    #[test]
+    fn a_requested_stop_keeps_the_why_of_its_request() {
+        let asked = stop_requested_because("its sweep s was stopped");
+        assert_eq!(
+            final_stop_reason(Some(&asked), "stopped on request"),
+            "stopped on request: its sweep s was stopped"
+        );
+        assert_eq!(final_stop_reason(Some(STOP_REQUESTED), "stopped on request"), "stopped on request");
+        assert_eq!(final_stop_reason(None, "stopped on request"), "stopped on request");
+    }
 }
 
 /// The reasons a stop gives a queued and a running trial.

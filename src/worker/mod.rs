@@ -113,7 +113,7 @@ impl Worker {
             return Ok(false);
         }
         self.recover_stale().await?;
-        // While the emergency stop holds, nothing starts; a trial queued in the instant it was engaged is stopped.
+        // While the emergency stop holds or a blackout is in force, nothing starts; a trial still queued is stopped.
         let webhooks = self.webhooks.clone();
         if let Some(stopped) = self.db.run(move |conn| crate::safety::holds(conn, &webhooks)).await? {
             for _ in 0..stopped {
@@ -224,9 +224,10 @@ impl Worker {
                 write_transaction(conn, |conn| {
                     // A stop asked for with a reason of its own (its sweep's, the emergency stop's) keeps it.
                     let asked = db::trials::find(conn, &key)?.and_then(|row| row.status_reason);
-                    let reason = match asked.as_deref().and_then(|asked| asked.strip_prefix("stop requested: ")) {
-                        Some(why) if status == TrialStatus::Stopped => format!("{}: {why}", ending.reason),
-                        _ => ending.reason.clone(),
+                    let reason = if status == TrialStatus::Stopped {
+                        crate::trials::final_stop_reason(asked.as_deref(), &ending.reason)
+                    } else {
+                        ending.reason.clone()
                     };
                     if !db::trials::finish(conn, &key, &id, status, &reason, &record, now)? {
                         return Ok(None);
