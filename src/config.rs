@@ -228,7 +228,11 @@ impl ServeArgs {
         let bind = self.bind;
         Ok(ServeConfig {
             database_url: self.database.resolve()?,
-            pool: crate::db::PoolOptions { max_size: self.db_pool_size, connection_timeout: self.db_pool_timeout },
+            pool: crate::db::PoolOptions {
+                max_size: self.db_pool_size,
+                connection_timeout: self.db_pool_timeout,
+                ..Default::default()
+            },
             bind,
             max_body_bytes: self.max_body_bytes,
             request_timeout: self.request_timeout,

@@ -373,7 +373,7 @@ async fn serve(config: config::ServeConfig) -> anyhow::Result<()> {
     let state = AppState {
         db,
         wakeups,
-        shutdown: shutdown.clone(),
+        shutdown: std::sync::Arc::new(shutdown.clone()),
         webhooks,
         auth,
         misarch_executor: std::sync::Arc::new(config.misarch_executor.clone()),

@@ -154,7 +154,11 @@ async fn health_ready_and_the_documentation_are_served() {
 async fn ready_fails_when_the_database_does_not_answer() {
     // Nothing listens on port 1.
     let url = eris::db::DatabaseUrl::parse("postgres://eris@127.0.0.1:1/eris").unwrap();
-    let options = eris::db::PoolOptions { max_size: 1, connection_timeout: std::time::Duration::from_millis(300) };
+    let options = eris::db::PoolOptions {
+        max_size: 1,
+        connection_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
     let app = TestApp::with_db(eris::db::Db::lazy(url, options), common::TestDatabase::sqlite());
     let body = app.get("/ready").await.expect_status(StatusCode::SERVICE_UNAVAILABLE).json();
     assert_eq!(body["status"], "unavailable");
@@ -167,7 +171,11 @@ async fn ready_fails_when_the_database_does_not_answer() {
 async fn a_request_that_takes_too_long_gets_a_json_503() {
     // A pool that waits 2 s for a database that never answers, behind a 200 ms request limit.
     let url = eris::db::DatabaseUrl::parse("postgres://eris@127.0.0.1:1/eris").unwrap();
-    let options = eris::db::PoolOptions { max_size: 1, connection_timeout: std::time::Duration::from_secs(2) };
+    let options = eris::db::PoolOptions {
+        max_size: 1,
+        connection_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
+    };
     let db = eris::db::Db::lazy(url, options);
     let state = eris::api::AppState {
         db,

@@ -321,3 +321,43 @@ async fn an_ended_trial_is_read_from_the_view_its_first_read_kept() {
         assert!(stored_view(id.clone()).await.unwrap().starts_with("v5:"));
     }
 }
+
+/// `db::trials::insert_many` (bulk loads, as the read benchmark's million trials) writes rows that read back as
+/// trials exactly as rows inserted one by one do, on both backends.
+#[tokio::test]
+async fn trials_inserted_in_bulk_read_back_whole() {
+    for app in TestApp::all() {
+        let experiment = app.experiment_id().await;
+        let queued =
+            app.post("/api/v1/trial", &json!({"experiment": experiment})).await.expect_status(StatusCode::CREATED);
+        let one_by_one = queued.json();
+        let id = one_by_one["id"].as_str().unwrap().to_owned();
+        let row = app.db.run(move |conn| Ok(eris::db::trials::find(conn, &id)?.unwrap())).await.unwrap();
+        let copies: Vec<eris::db::TrialRow> = (0..600)
+            .map(|n| eris::db::TrialRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                created_at: row.created_at + chrono::TimeDelta::microseconds(n + 1),
+                ..row.clone()
+            })
+            .collect();
+        let first = copies[0].id.clone();
+        app.db
+            .run(move |conn| {
+                // More rows than one statement takes on either backend, as the benchmark inserts them.
+                copies.chunks(500).try_for_each(|chunk| eris::db::trials::insert_many(conn, chunk))
+            })
+            .await
+            .unwrap();
+        let copy = app.get(&format!("/api/v1/trial/{first}")).await.expect_status(StatusCode::OK).json();
+        let strip = |mut trial: serde_json::Value| {
+            let object = trial.as_object_mut().unwrap();
+            for key in ["id", "created_at", "links"] {
+                object.remove(key);
+            }
+            trial
+        };
+        assert_eq!(strip(copy), strip(one_by_one), "{}", app.backend());
+        let page = app.get(&format!("/api/v1/trial?experiment={experiment}&limit=1000")).await.json();
+        assert_eq!(page.as_array().unwrap().len(), 601, "{}", app.backend());
+    }
+}

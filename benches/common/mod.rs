@@ -1,6 +1,8 @@
 //! The databases a benchmark measures: SQLite always (a temporary file), and PostgreSQL when `ERIS_TEST_DATABASE_URL`
 //! is set, in a schema of its own that is dropped afterwards.
 
+#[allow(dead_code, reason = "only the read benchmark seeds these rows")]
+pub mod seed;
 #[allow(dead_code, reason = "only the benches that serve eris use it")]
 pub mod serve;
 

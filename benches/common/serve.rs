@@ -29,12 +29,17 @@ impl Drop for Server {
 
 impl Server {
     pub fn start(database: &eris::db::DatabaseUrl) -> Self {
+        Self::start_binary(std::path::Path::new(env!("CARGO_BIN_EXE_eris")), database)
+    }
+
+    /// `binary serve` on the database: another build of eris, to compare with.
+    pub fn start_binary(binary: &std::path::Path, database: &eris::db::DatabaseUrl) -> Self {
         let url = match database {
             eris::db::DatabaseUrl::Postgres(url) => url.clone(),
             eris::db::DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
         };
         let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_eris"))
+        let child = Command::new(binary)
             .arg("serve")
             .env("DATABASE_URL", &url)
             .env("ERIS_BIND", address.to_string())
@@ -64,11 +69,21 @@ impl Server {
             + fields.get(12).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0)
     }
 
+    /// The server's resident memory now.
     pub fn rss_kb(&self) -> u64 {
+        self.status_kb("VmRSS:")
+    }
+
+    /// The most resident memory the server has had since it started.
+    pub fn peak_rss_kb(&self) -> u64 {
+        self.status_kb("VmHWM:")
+    }
+
+    fn status_kb(&self, field: &str) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
             .and_then(|s| {
-                s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+                s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
             })
             .unwrap_or(0)
     }
@@ -88,8 +103,17 @@ impl Load {
         self.histogram.len() as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// The latency at `quantile` (1.0: the slowest), in milliseconds.
+    pub fn ms(&self, quantile: f64) -> f64 {
+        self.histogram.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
+    pub fn cpu_ms_per_request(&self) -> f64 {
+        self.cpu_ms_per_request
+    }
+
     pub fn print(&self, what: &str) {
-        let ms = |quantile: f64| self.histogram.value_at_quantile(quantile) as f64 / 1000.0;
+        let ms = |quantile: f64| self.ms(quantile);
         println!(
             "{what}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} errors, server CPU {:.3} ms per request ({} connections, {SECONDS} s)",
             self.per_second(),
@@ -100,6 +124,19 @@ impl Load {
             self.cpu_ms_per_request,
             self.connections
         );
+    }
+}
+
+impl std::ops::AddAssign for Load {
+    /// Two runs of the same route as one.
+    fn add_assign(&mut self, other: Load) {
+        let requests = |load: &Load| load.histogram.len() as f64;
+        self.cpu_ms_per_request = (self.cpu_ms_per_request * requests(self)
+            + other.cpu_ms_per_request * requests(&other))
+            / (requests(self) + requests(&other)).max(1.0);
+        self.histogram.add(other.histogram).unwrap();
+        self.elapsed += other.elapsed;
+        self.errors += other.errors;
     }
 }
 

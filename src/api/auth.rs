@@ -44,14 +44,16 @@ pub struct Guarded {
 /// Authenticates, authorizes and audits one request (a middleware over every route).
 pub async fn guard(State(guarded): State<Guarded>, request: Request, next: Next) -> Response {
     // No matched route: the 404 and 405 fallbacks, which run nothing.
-    let Some(route) = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned()) else {
+    // A clone of the matched path shares its text: no allocation per request.
+    let Some(matched) = request.extensions().get::<MatchedPath>().cloned() else {
         return next.run(request).await;
     };
+    let route = matched.as_str();
     let method = request.method().clone();
-    let needed = match guarded.scopes.access(&method, &route) {
+    let needed = match guarded.scopes.access(&method, route) {
         Some(Access::Scoped(scope)) => scope,
         Some(Access::Public) => return next.run(request).await,
-        None if RouteScopes::undocumented_is_public(&route) => return next.run(request).await,
+        None if RouteScopes::undocumented_is_public(route) => return next.run(request).await,
         None => {
             return ApiError::from(crate::error::Error::internal(format!(
                 "{method} {route} is not in the API document, so its scope is unknown: the route is refused"
@@ -68,7 +70,7 @@ pub async fn guard(State(guarded): State<Guarded>, request: Request, next: Next)
     let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !changes {
         if !principal.may(needed) {
-            return forbidden(&principal, needed, &method, &route).into_response();
+            return forbidden(&principal, needed, &method, route).into_response();
         }
         let mut request = request;
         request.extensions_mut().insert(principal);
@@ -87,9 +89,9 @@ pub async fn guard(State(guarded): State<Guarded>, request: Request, next: Next)
         id: uuid::Uuid::new_v4(),
         at: crate::time::now(),
         actor: principal.name.clone(),
-        action: audit::action(method.as_str(), &route),
+        action: audit::action(method.as_str(), route),
         method: method.to_string(),
-        target_id: path_target(&route, &path),
+        target_id: path_target(route, &path),
         path,
         body_sha256: audit::body_digest(&body),
         status: 0,
@@ -101,7 +103,7 @@ pub async fn guard(State(guarded): State<Guarded>, request: Request, next: Next)
         let response = next.run(Request::from_parts(parts, Body::from(body))).await;
         created_target(response, &mut entry).await
     } else {
-        forbidden(&principal, needed, &method, &route).into_response()
+        forbidden(&principal, needed, &method, route).into_response()
     };
     entry.status = response.status().as_u16();
     entry.outcome = Outcome::of_status(entry.status);

@@ -46,8 +46,9 @@ pub struct AppState {
     pub db: Db,
     /// Wakes the scheduler and the worker of this process when the API changes what they work on.
     pub wakeups: Wakeups,
-    /// Cancelled when eris shuts down: ends long-lived responses (event streams).
-    pub shutdown: CancellationToken,
+    /// Cancelled when eris shuts down: ends long-lived responses (event streams). In an `Arc` because the state is
+    /// cloned for every request and a token's clone takes a lock.
+    pub shutdown: std::sync::Arc<CancellationToken>,
     /// Where trial events go (a stop through the API is one).
     pub webhooks: std::sync::Arc<crate::webhooks::delivery::WebhookConfig>,
     /// Which credentials `/api/v1` accepts, and where MiSArch callbacks may come from.

@@ -2,7 +2,6 @@
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
-use diesel::r2d2::{ManageConnection, R2D2Connection};
 
 /// A connection to PostgreSQL or SQLite. Every query in eris is written once against this type.
 #[derive(diesel::MultiConnection)]
@@ -86,42 +85,6 @@ pub fn establish(url: &DatabaseUrl) -> ConnectionResult<DbConnection> {
             conn.batch_execute(SQLITE_CONNECTION_PRAGMAS).map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
             Ok(DbConnection::Sqlite(conn))
         }
-    }
-}
-
-/// r2d2 manager that opens connections with [`establish`].
-pub struct Manager {
-    url: DatabaseUrl,
-}
-
-impl Manager {
-    pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
-    }
-}
-
-impl ManageConnection for Manager {
-    type Connection = DbConnection;
-    type Error = diesel::r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
-        establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)
-    }
-
-    /// Run at every checkout, so that a connection the server dropped (a PostgreSQL restart) is replaced before a
-    /// request uses it. A prepared `SELECT ?`, kept in the connection's statement cache: diesel's own `ping` sends
-    /// `SELECT 1` as text, which SQLite parses anew at every checkout.
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        use diesel::IntoSql as _;
-        use diesel::sql_types::Integer;
-        diesel::select(1_i32.into_sql::<Integer>())
-            .get_result::<i32>(conn)
-            .map(drop)
-            .map_err(diesel::r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
     }
 }
 

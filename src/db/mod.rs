@@ -1,7 +1,7 @@
 //! Storage: the connection pool, migrations, and every query eris makes, written once for PostgreSQL and SQLite.
 //!
 //! Diesel is synchronous, so [`Db::run`] moves each unit of database work onto tokio's blocking pool; the async
-//! runtime's threads never wait on the database.
+//! runtime's threads never wait on the database. How connections are handed out and tested: [`pool`].
 
 pub mod audit;
 pub mod blackouts;
@@ -12,6 +12,7 @@ pub mod misarch_runs;
 pub mod misarch_versions;
 mod models;
 pub mod page;
+mod pool;
 pub mod safety;
 pub mod schedules;
 mod schema;
@@ -23,45 +24,28 @@ pub mod webhooks;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::Pool;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use connection::{DatabaseUrl, DbConnection, establish, write_transaction};
 pub use models::*;
+use pool::Pool;
+pub use pool::{PoolOptions, PoolState};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
-/// A pool of database connections. Cheap to clone.
+/// The database: its connection pool and its URL. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<connection::Manager>,
-    url: DatabaseUrl,
+    pool: Pool,
+    /// Shared: a `Db` is cloned for every request.
+    url: std::sync::Arc<DatabaseUrl>,
 }
 
 /// How long a probe or a scrape waits for a connection.
 pub const QUICK_WAIT: Duration = Duration::from_secs(2);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolState {
-    pub idle: u32,
-    pub in_use: u32,
-    pub max: u32,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct PoolOptions {
-    pub max_size: u32,
-    pub connection_timeout: Duration,
-}
-
-impl Default for PoolOptions {
-    fn default() -> Self {
-        Self { max_size: 10, connection_timeout: Duration::from_secs(10) }
-    }
-}
 
 impl Db {
     /// Opens the pool. Fails when no connection can be made, with the backend's own reason.
@@ -73,25 +57,21 @@ impl Db {
 
     /// Builds the pool without connecting; connections are opened when first needed.
     pub fn lazy(url: DatabaseUrl, options: PoolOptions) -> Self {
-        let pool = Pool::builder()
-            .max_size(options.max_size)
-            .min_idle(Some(0))
-            .connection_timeout(options.connection_timeout)
-            .build_unchecked(connection::Manager::new(url.clone()));
-        Self { pool, url }
+        Self { pool: Pool::new(url.clone(), options), url: std::sync::Arc::new(url) }
     }
 
     pub fn backend(&self) -> &'static str {
         self.url.backend()
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
+    /// Runs `f` with a pooled connection on the blocking thread pool, waiting for one at most the pool's
+    /// `connection_timeout`.
     pub async fn run<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.run_waiting(None, f).await
+        self.pool.run(None, f).await
     }
 
     /// Like [`Db::run`], but gives up after [`QUICK_WAIT`] without a connection: for probes and scrapes, which
@@ -101,36 +81,12 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.run_waiting(Some(QUICK_WAIT), f).await
-    }
-
-    async fn run_waiting<T, F>(&self, wait: Option<Duration>, f: F) -> Result<T>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let pool = self.pool.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut conn = match wait {
-                Some(wait) => pool.get_timeout(wait)?,
-                None => pool.get()?,
-            };
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+        self.pool.run(Some(QUICK_WAIT), f).await
     }
 
     /// How many connections the pool holds, and how many are in use.
     pub fn pool_state(&self) -> PoolState {
-        let state = self.pool.state();
-        PoolState {
-            idle: state.idle_connections,
-            in_use: state.connections - state.idle_connections,
-            max: self.pool.max_size(),
-        }
+        self.pool.state()
     }
 
     /// Checks that the database answers (`GET /ready`).

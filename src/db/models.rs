@@ -68,6 +68,9 @@ pub struct ScheduleRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = trials)]
+// `None` is NULL, as a nullable column without a default gets anyway; it lets SQLite insert many rows in one
+// statement ([`super::trials::insert_many`]).
+#[diesel(treat_none_as_default_value = false)]
 pub struct TrialRow {
     pub id: String,
     pub experiment_id: String,

@@ -498,8 +498,15 @@ pub async fn find_json(db: &Db, id: Uuid) -> Result<String> {
     db.run(move |conn| {
         let key = id.to_string();
         let stored = db::trials::api_view(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
+        let stored_len = stored.as_ref().map_or(0, String::len);
         match stored.as_deref().and_then(crate::json::open_view).and_then(KeptView::open) {
-            Some(KeptView::Whole(view)) => Ok(view.to_owned()),
+            Some(KeptView::Whole(view)) => {
+                // Remove the kept text's prefix in place rather than copy the view (a MiSArch trial's is 140 KB).
+                let prefix = stored_len - view.len();
+                let mut text = stored.unwrap_or_default();
+                text.drain(..prefix);
+                Ok(text)
+            }
             Some(KeptView::WithoutNotifications(view)) => {
                 let notifications = notifications_of(conn, &key)?;
                 Ok(format!("{view},\"notifications\":{}}}", serde_json::to_string(&notifications)?))
