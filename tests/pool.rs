@@ -139,3 +139,90 @@ async fn a_busy_pool_answers_database_unavailable_after_its_timeout() {
         db.run(|_| Ok(())).await.expect("the connection is free again");
     }
 }
+
+/// The backends of pipelined trial reads (src/db/pipelined.rs) that started since `since` (PostgreSQL's clock), with
+/// the last query each ran.
+fn pipelined_backends(since: &str) -> Vec<(i32, String)> {
+    use diesel::Connection as _;
+    #[derive(diesel::QueryableByName)]
+    struct Backend {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        query: String,
+    }
+    let mut admin = diesel::PgConnection::establish(&admin_url()).unwrap();
+    let backends: Vec<Backend> = diesel::sql_query(
+        "SELECT pid, query FROM pg_stat_activity WHERE application_name = 'eris pipelined reads' \
+         AND backend_start >= $1::timestamptz ORDER BY pid",
+    )
+    .bind::<diesel::sql_types::Text, _>(since)
+    .load(&mut admin)
+    .unwrap();
+    backends.into_iter().map(|backend| (backend.pid, backend.query)).collect()
+}
+
+fn postgres_now() -> String {
+    use diesel::Connection as _;
+    #[derive(diesel::QueryableByName)]
+    struct Now {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        now: String,
+    }
+    let mut admin = diesel::PgConnection::establish(&admin_url()).unwrap();
+    diesel::sql_query("SELECT now()::text AS now").get_result::<Now>(&mut admin).unwrap().now
+}
+
+/// Reads the trial until its pipelined connection is open, each read answering `expected`; returns its backend.
+async fn read_until_pipelined(app: &common::TestApp, path: &str, expected: &str, since: &str) -> Vec<(i32, String)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        assert_eq!(app.get(path).await.expect_status(axum::http::StatusCode::OK).text(), expected);
+        let backends = pipelined_backends(since);
+        if backends.len() == 1 {
+            return backends;
+        }
+        assert!(std::time::Instant::now() < deadline, "no one pipelined read connection after 10 s: {backends:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn trial_reads_on_postgres_are_pipelined_and_survive_a_lost_connection() {
+    let Some(database) = postgres() else { return };
+    let since = postgres_now();
+    let app = common::TestApp::new(database);
+    let experiment = app.experiment_id().await;
+    let queued = app.post("/api/v1/trial", &serde_json::json!({"experiment": experiment})).await.json();
+    let id = queued["id"].as_str().unwrap().to_owned();
+    app.db
+        .run(move |conn| {
+            diesel::sql_query("UPDATE trials SET status = 'Succeeded' WHERE id = $1")
+                .bind::<diesel::sql_types::Text, _>(id)
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let path = format!("/api/v1/trial/{}", queued["id"].as_str().unwrap());
+    // The first read after the end makes the view and keeps it; later reads send the kept text.
+    let expected = app.get(&path).await.expect_status(axum::http::StatusCode::OK).text();
+    assert!(expected.contains("\"status\":\"Succeeded\""), "{expected}");
+
+    let first = read_until_pipelined(&app, &path, &expected, &since).await;
+    for _ in 0..20 {
+        assert_eq!(app.get(&path).await.text(), expected);
+    }
+    for (pid, query) in pipelined_backends(&since) {
+        assert!(query.contains("api_view"), "backend {pid} ran the trial read, not {query:?}");
+    }
+
+    for (pid, _) in &first {
+        terminate(&admin_url(), *pid);
+    }
+    // Reads that find the connection gone go through the pool, and the connection is opened anew.
+    let second = read_until_pipelined(&app, &path, &expected, &since).await;
+    assert!(second.iter().all(|(pid, _)| first.iter().all(|(old, _)| old != pid)), "{first:?} then {second:?}");
+    let missing = format!("/api/v1/trial/{}", uuid::Uuid::new_v4());
+    app.get(&missing).await.expect_error(axum::http::StatusCode::NOT_FOUND, "trial_not_found", None);
+}

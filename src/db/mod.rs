@@ -12,6 +12,7 @@ pub mod misarch_runs;
 pub mod misarch_versions;
 mod models;
 pub mod page;
+mod pipelined;
 mod pool;
 pub mod safety;
 pub mod schedules;
@@ -40,6 +41,8 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// `GET /trial/{id}` on PostgreSQL, when its connections can be pipelined.
+    pipelined: Option<std::sync::Arc<pipelined::PipelinedReads>>,
     /// Shared: a `Db` is cloned for every request.
     url: std::sync::Arc<DatabaseUrl>,
 }
@@ -57,7 +60,8 @@ impl Db {
 
     /// Builds the pool without connecting; connections are opened when first needed.
     pub fn lazy(url: DatabaseUrl, options: PoolOptions) -> Self {
-        Self { pool: Pool::new(url.clone(), options), url: std::sync::Arc::new(url) }
+        let pipelined = pipelined::PipelinedReads::for_url(&url, options.connection_timeout).map(std::sync::Arc::new);
+        Self { pool: Pool::new(url.clone(), options), pipelined, url: std::sync::Arc::new(url) }
     }
 
     pub fn backend(&self) -> &'static str {
@@ -82,6 +86,24 @@ impl Db {
         T: Send + 'static,
     {
         self.pool.run(Some(QUICK_WAIT), f).await
+    }
+
+    /// A trial's kept API view ([`trials::api_view`]), the read of `GET /trial/{id}`: pipelined on PostgreSQL
+    /// when it can be ([`pipelined`]), otherwise, and whenever that fails, through the pool; on SQLite on the
+    /// calling thread ([`Pool::run_here`]).
+    pub async fn trial_api_view(&self, id: &str) -> Result<Option<Option<String>>> {
+        if let Some(reads) = &self.pipelined
+            && let Some(view) = reads.trial_api_view(&self.pool, id).await
+        {
+            return Ok(view);
+        }
+        match *self.url {
+            DatabaseUrl::Sqlite(_) => self.pool.run_here(|conn| trials::api_view(conn, id)).await,
+            DatabaseUrl::Postgres(_) => {
+                let id = id.to_owned();
+                self.run(move |conn| trials::api_view(conn, &id)).await
+            }
+        }
     }
 
     /// How many connections the pool holds, and how many are in use.

@@ -73,22 +73,34 @@ impl Pool {
     {
         let wait = wait.unwrap_or(self.options.connection_timeout);
         let deadline = Instant::now() + wait;
-        let permit = tokio::time::timeout(wait, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| self.timed_out(wait))?
-            .map_err(|_| Error::internal("the database pool was closed"))?;
+        let permit = self.permit(wait).await?;
         let (connections, check_after_idle) = (self.connections.clone(), self.options.check_after_idle);
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let _permit = permit;
-            let mut pooled = checkout(&connections, deadline, check_after_idle)?;
-            let result = f(&mut pooled.conn);
-            pooled.returned(result.as_ref().err());
-            result
+            work(&connections, deadline, check_after_idle, f)
         })
         .await
         .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+    }
+
+    /// Like [`Pool::run`], but runs `f` on the calling thread, for work that takes microseconds and never waits
+    /// (a point read on SQLite, whose readers do not wait for its writer): handing it to the blocking pool and back
+    /// would cost more than the work.
+    pub async fn run_here<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T>) -> Result<T> {
+        let wait = self.options.connection_timeout;
+        let deadline = Instant::now() + wait;
+        let _permit = self.permit(wait).await?;
+        work(&self.connections, deadline, self.options.check_after_idle, f)
+    }
+
+    /// A permit for one connection, in arrival order: with it, a connection is free at once (or can be opened).
+    async fn permit(&self, wait: Duration) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        tokio::time::timeout(wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| self.timed_out(wait))?
+            .map_err(|_| Error::internal("the database pool was closed"))
     }
 
     fn timed_out(&self, wait: Duration) -> Error {
@@ -107,6 +119,19 @@ impl Pool {
             max: self.options.max_size,
         }
     }
+}
+
+/// Runs `f` with a connection, and records how its work went.
+fn work<T>(
+    connections: &r2d2::Pool<Manager>,
+    deadline: Instant,
+    check_after_idle: Duration,
+    f: impl FnOnce(&mut DbConnection) -> Result<T>,
+) -> Result<T> {
+    let mut pooled = checkout(connections, deadline, check_after_idle)?;
+    let result = f(&mut pooled.conn);
+    pooled.returned(result.as_ref().err());
+    result
 }
 
 /// A connection from r2d2, tested first when it may have gone bad.

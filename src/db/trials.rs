@@ -44,7 +44,20 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<TrialRow>> {
 /// A trial's stored API view: None when there is no such trial, Some(None) while it has none (see
 /// `migrations/*/…_trial_api_view`).
 pub fn api_view(conn: &mut DbConnection, id: &str) -> Result<Option<Option<String>>> {
-    Ok(trials::table.find(id).select(trials::api_view).first(conn).optional()?)
+    Ok(api_view_query(id).first(conn).optional()?)
+}
+
+fn api_view_query(id: &str) -> diesel::dsl::Select<diesel::dsl::Find<trials::table, &str>, trials::api_view> {
+    trials::table.find(id).select(trials::api_view)
+}
+
+/// The SQL of [`api_view`] on PostgreSQL, its id a parameter, for [`super::pipelined`].
+pub(super) fn api_view_sql() -> String {
+    use diesel::query_builder::{QueryBuilder as _, QueryFragment};
+    let mut sql = diesel::pg::PgQueryBuilder::default();
+    QueryFragment::<diesel::pg::Pg>::to_sql(&api_view_query(""), &mut sql, &diesel::pg::Pg)
+        .expect("a select of one column by key always has SQL");
+    sql.finish()
 }
 
 /// Keeps the API view of an ended trial, unless it has one that starts with `current` (the present format): one of

@@ -493,47 +493,44 @@ const NO_NOTIFICATIONS: &str = ",\"notifications\":[]}";
 /// (`api_view`); later reads send that text with the trial's notifications, which change as webhooks are
 /// delivered, read anew each time. The webhooks of a trial's events are queued with the events, so an ended trial
 /// that had none when its view was made never has any: its view is kept whole and sent without a second query.
-/// Nothing is cached in the process: every replica reads the same answer.
-pub async fn find_json(db: &Db, id: Uuid) -> Result<String> {
-    db.run(move |conn| {
-        let key = id.to_string();
-        let stored = db::trials::api_view(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
-        let stored_len = stored.as_ref().map_or(0, String::len);
-        match stored.as_deref().and_then(crate::json::open_view).and_then(KeptView::open) {
-            Some(KeptView::Whole(view)) => {
-                // Remove the kept text's prefix in place rather than copy the view (a MiSArch trial's is 140 KB).
-                let prefix = stored_len - view.len();
-                let mut text = stored.unwrap_or_default();
-                text.drain(..prefix);
-                Ok(text)
-            }
-            Some(KeptView::WithoutNotifications(view)) => {
-                let notifications = notifications_of(conn, &key)?;
-                Ok(format!("{view},\"notifications\":{}}}", serde_json::to_string(&notifications)?))
-            }
-            // None yet, or one of an earlier format.
-            None => {
-                let notifications = notifications_of(conn, &key)?;
-                let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
-                let ended = TrialStatus::parse(&row.status)?.is_final();
-                let text = serde_json::to_string(&Trial::try_from(row)?)?;
-                let view = text
-                    .strip_suffix(NO_NOTIFICATIONS)
-                    .ok_or_else(|| Error::internal("a trial's JSON does not end with its notifications"))?;
-                let kept = if notifications.is_empty() {
-                    KeptView::Whole(&text)
-                } else {
-                    KeptView::WithoutNotifications(view)
-                };
-                if ended {
-                    let sealed = crate::json::seal_view(&kept.seal());
-                    db::trials::store_api_view(conn, &key, &sealed, crate::json::VIEW_FORMAT)?;
-                }
-                Ok(format!("{view},\"notifications\":{}}}", serde_json::to_string(&notifications)?))
-            }
+/// Nothing is cached in the process: every replica reads the same answer. On PostgreSQL the view is read over a
+/// pipelined connection ([`crate::db::Db::trial_api_view`]).
+pub async fn find_json(db: &Db, id: Uuid) -> Result<bytes::Bytes> {
+    let key = id.to_string();
+    let stored = db.trial_api_view(&key).await?.ok_or_else(|| trial_not_found(id))?;
+    match stored.as_deref().and_then(crate::json::open_view).and_then(KeptView::open) {
+        // Most reads: the whole answer, sent without another query.
+        Some(KeptView::Whole(view)) => {
+            // A slice of the kept text past its prefix, rather than a copy of the view (a MiSArch trial's is 140 KB).
+            let prefix = stored.as_ref().map_or(0, String::len) - view.len();
+            Ok(bytes::Bytes::from(stored.unwrap_or_default()).slice(prefix..))
         }
-    })
-    .await
+        Some(KeptView::WithoutNotifications(view)) => {
+            let view = view.to_owned();
+            let notifications = db.run(move |conn| notifications_of(conn, &key)).await?;
+            Ok(format!("{view},\"notifications\":{}}}", serde_json::to_string(&notifications)?).into())
+        }
+        // None yet, or one of an earlier format.
+        None => Ok(db.run(move |conn| make_view(conn, id)).await?.into()),
+    }
+}
+
+/// A trial's JSON made from its row, kept as its view when the trial has ended.
+fn make_view(conn: &mut DbConnection, id: Uuid) -> Result<String> {
+    let key = id.to_string();
+    let notifications = notifications_of(conn, &key)?;
+    let row = db::trials::find(conn, &key)?.ok_or_else(|| trial_not_found(id))?;
+    let ended = TrialStatus::parse(&row.status)?.is_final();
+    let text = serde_json::to_string(&Trial::try_from(row)?)?;
+    let view = text
+        .strip_suffix(NO_NOTIFICATIONS)
+        .ok_or_else(|| Error::internal("a trial's JSON does not end with its notifications"))?;
+    let kept = if notifications.is_empty() { KeptView::Whole(&text) } else { KeptView::WithoutNotifications(view) };
+    if ended {
+        let sealed = crate::json::seal_view(&kept.seal());
+        db::trials::store_api_view(conn, &key, &sealed, crate::json::VIEW_FORMAT)?;
+    }
+    Ok(format!("{view},\"notifications\":{}}}", serde_json::to_string(&notifications)?))
 }
 
 /// What a trial's kept view holds, marked by its first character.
