@@ -81,15 +81,7 @@ fn main() {
 }
 
 fn app(db: &Db, auth: AuthSettings) -> Router {
-    let state = AppState {
-        db: db.clone(),
-        wakeups: Default::default(),
-        shutdown: Default::default(),
-        webhooks: Default::default(),
-        auth: std::sync::Arc::new(auth),
-        misarch_executor: Default::default(),
-        cors: Default::default(),
-    };
+    let state = AppState { auth: std::sync::Arc::new(auth), ..AppState::with_defaults(db.clone()) };
     api::app(state, api::Limits::default())
 }
 

@@ -21,15 +21,7 @@ fn main() {
 
 async fn measure(db: eris::db::Db) {
     let cors = eris::api::cors::CorsOrigins::parse(ORIGIN).unwrap();
-    let state = AppState {
-        db,
-        wakeups: Default::default(),
-        shutdown: Default::default(),
-        webhooks: Default::default(),
-        auth: Default::default(),
-        misarch_executor: Default::default(),
-        cors: std::sync::Arc::new(cors),
-    };
+    let state = AppState { cors: std::sync::Arc::new(cors), ..AppState::with_defaults(db) };
     let app = api::app(state, Limits::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

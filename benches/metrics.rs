@@ -46,18 +46,7 @@ fn main() {
         let db = Db::connect(url, PoolOptions::default()).unwrap();
         let input: ExperimentInput = serde_json::from_value(serde_json::json!({"name": "bench", "steps": []})).unwrap();
         let experiment = experiments::create(&db, input, "bench").await.unwrap();
-        let app = api::app(
-            AppState {
-                db: db.clone(),
-                wakeups: Default::default(),
-                shutdown: Default::default(),
-                webhooks: Default::default(),
-                auth: Default::default(),
-                misarch_executor: Default::default(),
-                cors: Default::default(),
-            },
-            api::Limits::default(),
-        );
+        let app = api::app(AppState::with_defaults(db.clone()), api::Limits::default());
         let started = Instant::now();
         for _ in 0..SCHEDULES {
             let body = serde_json::json!({"recurrence_pattern": "0 3 * * *"}).to_string();

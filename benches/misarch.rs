@@ -69,15 +69,7 @@ fn main() {
 async fn upload_to_end(db: &Db) -> Vec<f64> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let executor_url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        db: db.clone(),
-        wakeups: Default::default(),
-        shutdown: Default::default(),
-        webhooks: Default::default(),
-        auth: Default::default(),
-        misarch_executor: Default::default(),
-        cors: Default::default(),
-    };
+    let state = AppState::with_defaults(db.clone());
     let app = api::app(state, api::Limits::default());
     tokio::spawn(async move { axum::serve(listener, app).await });
     let gatling = FakeGatling::start(&executor_url, GatlingBehaviour::default()).await;

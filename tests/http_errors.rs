@@ -177,15 +177,7 @@ async fn a_request_that_takes_too_long_gets_a_json_503() {
         ..Default::default()
     };
     let db = eris::db::Db::lazy(url, options);
-    let state = eris::api::AppState {
-        db,
-        wakeups: Default::default(),
-        shutdown: Default::default(),
-        webhooks: Default::default(),
-        auth: Default::default(),
-        misarch_executor: Default::default(),
-        cors: Default::default(),
-    };
+    let state = eris::api::AppState::with_defaults(db);
     let limits = eris::api::Limits { request_timeout: std::time::Duration::from_millis(200), ..Default::default() };
     let router = eris::api::app(state, limits);
     use tower::ServiceExt;

@@ -59,6 +59,22 @@ pub struct AppState {
     pub cors: std::sync::Arc<cors::CorsOrigins>,
 }
 
+impl AppState {
+    /// The state of a process whose settings are all their defaults, over `db` (tests and benchmarks start here and
+    /// change what they need).
+    pub fn with_defaults(db: Db) -> Self {
+        Self {
+            db,
+            wakeups: Default::default(),
+            shutdown: Default::default(),
+            webhooks: Default::default(),
+            auth: Default::default(),
+            misarch_executor: Default::default(),
+            cors: Default::default(),
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -127,13 +127,9 @@ impl TestApp {
     ) -> Self {
         let router = api::app(
             AppState {
-                db: db.clone(),
-                wakeups: Default::default(),
-                shutdown: Default::default(),
-                webhooks: Default::default(),
                 auth: std::sync::Arc::new(auth),
-                misarch_executor: Default::default(),
                 cors: std::sync::Arc::new(cors),
+                ..AppState::with_defaults(db.clone())
             },
             eris::api::Limits { max_body_bytes: TEST_BODY_LIMIT, ..Default::default() },
         );
