@@ -1,7 +1,9 @@
 //! Storage: the connection pool, migrations, and every query eris makes, written once for PostgreSQL and SQLite.
 //!
 //! Diesel is synchronous, so [`Db::run`] moves each unit of database work onto tokio's blocking pool; the async
-//! runtime's threads never wait on the database. How connections are handed out and tested: [`pool`].
+//! runtime's threads never wait on the database. Two exceptions, both for `GET /trial/{id}` ([`Db::trial_api_view`]):
+//! on PostgreSQL it is an async query over a pipelined connection ([`pipelined`]); on SQLite a point read of
+//! microseconds runs on the calling thread ([`Pool::run_here`]). How connections are handed out and tested: [`pool`].
 
 pub mod audit;
 pub mod blackouts;
