@@ -24,6 +24,7 @@ pub const HTTP_REQUESTS: &str = "eris_http_requests_total";
 pub const HTTP_DURATION: &str = "eris_http_request_duration_seconds";
 pub const POOL_CONNECTIONS: &str = "eris_db_pool_connections";
 pub const POOL_MAX: &str = "eris_db_pool_max_connections";
+pub const POOL_WAITING: &str = "eris_db_pool_waiting";
 pub const DB_RETRIES: &str = "eris_db_retries_total";
 /// The `retrier` label values of [`DB_RETRIES`] (`transient::Retrier`).
 pub const DB_RETRIERS: [&str; 3] = ["scheduler", "worker", "callback"];
@@ -94,6 +95,7 @@ fn describe() {
     describe_histogram!(HTTP_DURATION, Unit::Seconds, "HTTP request latency, by method and route template.");
     describe_gauge!(POOL_CONNECTIONS, "Database pool connections of this process, by state (idle, in_use).");
     describe_gauge!(POOL_MAX, "The database pool's maximum size.");
+    describe_gauge!(POOL_WAITING, "Units of work of this process waiting for a database pool connection.");
     describe_counter!(
         DB_RETRIES,
         "Transient database errors retried at once, by who retried: scheduler, worker, callback."
@@ -186,5 +188,6 @@ pub async fn render(db: &Db) -> String {
     gauge!(POOL_CONNECTIONS, "state" => "idle").set(f64::from(pool.idle));
     gauge!(POOL_CONNECTIONS, "state" => "in_use").set(f64::from(pool.in_use));
     gauge!(POOL_MAX).set(f64::from(pool.max));
+    gauge!(POOL_WAITING).set(f64::from(pool.waiting));
     handle.render()
 }

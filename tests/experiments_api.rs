@@ -548,6 +548,27 @@ async fn a_trial_sends_the_real_secrets_and_shows_none() {
     }
 }
 
+async fn forget_kept_views(app: &TestApp) {
+    use diesel::RunQueryDsl;
+    app.db.run(|conn| Ok(diesel::sql_query("UPDATE experiments SET api_view = NULL").execute(conn)?)).await.unwrap();
+}
+
+/// The kept view of the one experiment of `app`.
+async fn kept_view(app: &TestApp) -> Option<String> {
+    app.db
+        .run(|conn| {
+            use diesel::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct Kept {
+                #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+                api_view: Option<String>,
+            }
+            Ok(diesel::sql_query("SELECT api_view FROM experiments").get_result::<Kept>(conn)?.api_view)
+        })
+        .await
+        .unwrap()
+}
+
 /// An experiment is read from the masked view kept when it was written: a change writes a new one, archiving drops
 /// it, and a row without one (written before views were kept) is answered the same, built on the read.
 #[tokio::test]
@@ -563,26 +584,12 @@ async fn reads_answer_the_view_kept_at_each_write() {
         assert_eq!(app.get(&path).await.json(), patched);
         assert_eq!(app.get("/api/v1/experiment").await.json()[0], patched, "lists answer the same view");
 
-        use diesel::RunQueryDsl;
-        app.db
-            .run(|conn| Ok(diesel::sql_query("UPDATE experiments SET api_view = NULL").execute(conn)?))
-            .await
-            .unwrap();
+        forget_kept_views(&app).await;
+        assert_eq!(app.get("/api/v1/experiment").await.json()[0], patched, "a page with a row without a view");
+        assert!(kept_view(&app).await.is_some_and(|view| view.starts_with("v5:")), "kept again by the page");
+        forget_kept_views(&app).await;
         assert_eq!(app.get(&path).await.json(), patched, "a row without a view reads the same");
-        let kept = app
-            .db
-            .run(|conn| {
-                use diesel::RunQueryDsl;
-                #[derive(diesel::QueryableByName)]
-                struct Kept {
-                    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-                    api_view: Option<String>,
-                }
-                Ok(diesel::sql_query("SELECT api_view FROM experiments").load::<Kept>(conn)?)
-            })
-            .await
-            .unwrap();
-        assert!(kept[0].api_view.as_deref().is_some_and(|view| view.starts_with("v5:")), "kept again by the read");
+        assert!(kept_view(&app).await.is_some_and(|view| view.starts_with("v5:")), "kept again by the read");
 
         app.delete(&path).await.expect_status(StatusCode::NO_CONTENT);
         let archived = app.get(&path).await.expect_status(StatusCode::OK).json();

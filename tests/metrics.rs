@@ -50,6 +50,7 @@ async fn metrics_move_as_trials_run_schedules_fire_and_requests_come() {
         assert_eq!(value(&queued, "eris_trials_queued"), 2.0, "{}", app.backend());
         assert_eq!(value(&queued, "eris_trials_in_progress"), 0.0);
         assert!(value(&queued, "eris_db_pool_max_connections") >= 1.0);
+        assert_eq!(queued.get("eris_db_pool_waiting"), Some(&0.0), "nothing waits for a connection here");
 
         // Run them.
         let (shutdown, worker) = start_worker(&app.db);

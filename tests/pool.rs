@@ -112,12 +112,14 @@ async fn waiting_work_is_served_in_arrival_order() {
                 tokio::task::yield_now().await;
             }
         }
+        assert_eq!(db.pool_state().waiting, 8, "eris_db_pool_waiting counts the queued work");
         release.send(()).unwrap();
         holder.await.unwrap().unwrap();
         for task in waiting {
             task.await.unwrap().unwrap();
         }
         assert_eq!(*order.lock().unwrap(), (0..8).collect::<Vec<_>>(), "{}", database.url.backend());
+        assert_eq!(db.pool_state().waiting, 0);
     }
 }
 
@@ -134,6 +136,7 @@ async fn a_busy_pool_answers_database_unavailable_after_its_timeout() {
         assert_eq!((error.kind, error.code), (ErrorKind::Unavailable, "database_unavailable"));
         assert_eq!(error.message, "no database connection available: all 1 were busy for 200 ms");
         assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(db.pool_state().waiting, 0, "work that gave up waiting is no longer counted");
         release.send(()).unwrap();
         holder.await.unwrap().unwrap();
         db.run(|_| Ok(())).await.expect("the connection is free again");

@@ -3,9 +3,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::connection::MultiBackend;
 use super::page::{Cursor, Page, PageRequest, keyset};
 use super::schema::{experiments, misarch_versions, schedules, trials};
-use super::{DbConnection, ExperimentRow};
+use super::{DbConnection, ExperimentRow, ExperimentViewRow};
 use crate::error::Result;
 use crate::trial_status::TrialStatus;
 
@@ -28,19 +29,42 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<ExperimentRow>> 
 
 /// Experiments that are not archived, oldest first.
 pub fn list(conn: &mut DbConnection, filter: &ExperimentFilter, page: &PageRequest) -> Result<Page<ExperimentRow>> {
-    let mut query =
-        experiments::table.select(ExperimentRow::as_select()).filter(experiments::archived_at.is_null()).into_boxed();
+    let query = filtered(experiments::table.select(ExperimentRow::as_select()).into_boxed(), filter);
+    let rows = keyset!(query, experiments, page).load(conn)?;
+    Ok(Page::from_rows(rows, page.limit, |row: &ExperimentRow| Cursor {
+        created_at: row.created_at,
+        id: row.id.clone(),
+    }))
+}
+
+/// [`list`], with only the kept views: a page of `GET /experiment` reads no definition column of a row whose view
+/// is current (the view holds it all, and is as large again).
+pub fn list_views(
+    conn: &mut DbConnection,
+    filter: &ExperimentFilter,
+    page: &PageRequest,
+) -> Result<Page<ExperimentViewRow>> {
+    let query = filtered(experiments::table.select(ExperimentViewRow::as_select()).into_boxed(), filter);
+    let rows = keyset!(query, experiments, page).load(conn)?;
+    Ok(Page::from_rows(rows, page.limit, |row: &ExperimentViewRow| Cursor {
+        created_at: row.created_at,
+        id: row.id.clone(),
+    }))
+}
+
+/// The filters of `GET /experiment` on a query of experiments, whatever it selects: active ones only.
+fn filtered<'a, Selection: 'a>(
+    mut query: experiments::BoxedQuery<'a, MultiBackend, Selection>,
+    filter: &ExperimentFilter,
+) -> experiments::BoxedQuery<'a, MultiBackend, Selection> {
+    query = query.filter(experiments::archived_at.is_null());
     if let Some(from) = filter.created_from {
         query = query.filter(experiments::created_at.ge(from));
     }
     if let Some(to) = filter.created_to {
         query = query.filter(experiments::created_at.lt(to));
     }
-    let rows = keyset!(query, experiments, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &ExperimentRow| Cursor {
-        created_at: row.created_at,
-        id: row.id.clone(),
-    }))
+    query
 }
 
 /// Stores `row` if the stored revision is still `expected_revision`; returns whether it did. The check makes

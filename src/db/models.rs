@@ -37,6 +37,15 @@ pub struct ExperimentRow {
     pub guards: String,
 }
 
+/// What `GET /experiment` needs of a row whose kept view is current: the view and the page's key.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = experiments)]
+pub struct ExperimentViewRow {
+    pub id: String,
+    pub created_at: NaiveDateTime,
+    pub api_view: Option<String>,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = schedules)]
 #[diesel(treat_none_as_null = true)]

@@ -14,6 +14,7 @@
 //!   it failed with a database error; a failed test drops it and the next one is taken.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
@@ -42,6 +43,8 @@ pub struct PoolState {
     pub idle: u32,
     pub in_use: u32,
     pub max: u32,
+    /// Units of work waiting for a connection: above zero for long, the pool is too small for the load.
+    pub waiting: u32,
 }
 
 /// Cheap to clone: clones share the connections and the permits.
@@ -49,6 +52,7 @@ pub struct PoolState {
 pub struct Pool {
     connections: r2d2::Pool<Manager>,
     permits: Arc<Semaphore>,
+    waiting: Arc<AtomicU32>,
     options: PoolOptions,
 }
 
@@ -61,7 +65,8 @@ impl Pool {
             .test_on_check_out(false)
             .connection_timeout(options.connection_timeout)
             .build_unchecked(Manager { url });
-        Self { connections, permits: Arc::new(Semaphore::new(options.max_size as usize)), options }
+        let permits = Arc::new(Semaphore::new(options.max_size as usize));
+        Self { connections, permits, waiting: Default::default(), options }
     }
 
     /// Runs `f` with a connection on tokio's blocking pool, after waiting at most `wait` (or the pool's
@@ -97,6 +102,12 @@ impl Pool {
 
     /// A permit for one connection, in arrival order: with it, a connection is free at once (or can be opened).
     async fn permit(&self, wait: Duration) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        // A free permit is taken at once (permits go to the queued first, so this does not jump the queue); only
+        // work that has to queue is counted as waiting.
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let _waiting = Waiting::count(&self.waiting);
         tokio::time::timeout(wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| self.timed_out(wait))?
@@ -117,7 +128,25 @@ impl Pool {
             idle: state.idle_connections,
             in_use: state.connections - state.idle_connections,
             max: self.options.max_size,
+            waiting: self.waiting.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Counts one unit of work as waiting for as long as it lives, however the wait ends (a permit, a time-out, or
+/// the request dropped).
+struct Waiting<'a>(&'a AtomicU32);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicU32) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
