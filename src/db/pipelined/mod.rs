@@ -11,11 +11,10 @@
 //!
 //! It is only ever a shortcut. The read goes through the pool, which gives the real error, whenever the pipelined
 //! connection is not there (not yet opened, lost, or refused) or its query fails. A connection is used only after
-//! it was checked to reach the database, user and `search_path` that the pool's connections reach (libpq reads
-//! `PG*` variables and `.pgpass`, which tokio-postgres does not), and, in a build with TLS to PostgreSQL, only
-//! when the URL says `sslmode=disable` (tokio-postgres would not encrypt where libpq does).
+//! it was checked to reach the database, user and `search_path` that the pool's connections reach, encrypted where
+//! they are (libpq reads `PG*` variables and `.pgpass`, which tokio-postgres does not). Its TLS is libpq's, mapped
+//! to rustls by [`tls`], certificate checks included, or it is not opened.
 
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,12 +24,16 @@ use diesel::sql_types::Text;
 use super::connection::{DatabaseUrl, DbConnection};
 use super::pool::Pool;
 
+mod tls;
+
 /// How long after a failed attempt to open a connection the next is made; reads use the pool meanwhile.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 const APPLICATION_NAME: &str = "eris pipelined reads";
 
 pub(super) struct PipelinedReads {
     config: tokio_postgres::Config,
+    /// TLS as libpq would use it for the pool's connections; `None`: in the clear, as they are.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     /// How long a query may take before the read goes through the pool instead.
     timeout: Duration,
     slot: Arc<Mutex<Slot>>,
@@ -61,16 +64,19 @@ enum OpenError {
 }
 
 impl PipelinedReads {
-    /// `None` when the URL's connections cannot be pipelined as they are: not PostgreSQL, a URL tokio-postgres
-    /// does not read, or TLS that tokio-postgres would not use.
+    /// `None` when the URL's connections cannot be pipelined as the pool's are made: not PostgreSQL, or settings
+    /// that [`tls::settings`] cannot map (logged).
     pub(super) fn for_url(url: &DatabaseUrl, timeout: Duration) -> Option<Self> {
         let DatabaseUrl::Postgres(url) = url else { return None };
-        let mut config = tokio_postgres::Config::from_str(url).ok()?;
-        if cfg!(feature = "postgres-tls") && config.get_ssl_mode() != tokio_postgres::config::SslMode::Disable {
-            return None;
-        }
+        let tls::Settings { mut config, tls } = match tls::settings(url, cfg!(feature = "postgres-tls")) {
+            Ok(settings) => settings,
+            Err(reason) => {
+                tracing::info!(%reason, "trial reads are not pipelined; they go through the pool");
+                return None;
+            }
+        };
         config.application_name(APPLICATION_NAME).connect_timeout(timeout);
-        Some(Self { config, timeout, slot: Default::default() })
+        Some(Self { config, tls, timeout, slot: Default::default() })
     }
 
     /// The trial's kept view, as [`super::trials::api_view`] reads it; `None` when the read must go through the
@@ -101,10 +107,10 @@ impl PipelinedReads {
             return None;
         }
         state.opening = true;
-        let (config, pool) = (self.config.clone(), pool.clone());
+        let (config, tls, pool) = (self.config.clone(), self.tls.clone(), pool.clone());
         let slot = self.slot.clone();
         tokio::spawn(async move {
-            let opened = open(&config, &pool).await;
+            let opened = open(&config, tls, &pool).await;
             let mut state = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             state.opening = false;
             match opened {
@@ -137,13 +143,23 @@ impl PipelinedReads {
 }
 
 /// Opens a connection, checks that it reaches what the pool reaches, and prepares the statement.
-async fn open(config: &tokio_postgres::Config, pool: &Pool) -> Result<Reader, OpenError> {
-    let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "a pipelined read connection ended");
+async fn open(
+    config: &tokio_postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    pool: &Pool,
+) -> Result<Reader, OpenError> {
+    let client = match tls {
+        None => {
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(run(connection));
+            client
         }
-    });
+        Some(tls) => {
+            let (client, connection) = config.connect(tls).await?;
+            tokio::spawn(run(connection));
+            client
+        }
+    };
     let found = client.query_one(WHERE_AM_I, &[]).await?.try_get::<_, String>(0)?;
     let expected = pool.run(None, |conn| where_am_i(conn).map_err(Into::into)).await?;
     if found != expected {
@@ -153,9 +169,21 @@ async fn open(config: &tokio_postgres::Config, pool: &Pool) -> Result<Reader, Op
     Ok(Reader { client, trial_view })
 }
 
-/// What identifies where a connection reads: the server, the database, the user and the schemas it searches.
+/// Drives a connection's traffic until it ends.
+async fn run<T>(connection: tokio_postgres::Connection<tokio_postgres::Socket, T>)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, "a pipelined read connection ended");
+    }
+}
+
+/// What identifies where a connection reads and how: the server, the database, the user, the schemas it searches,
+/// and whether it is encrypted.
 const WHERE_AM_I: &str = "SELECT concat_ws(' ', 'server', inet_server_addr(), inet_server_port(), 'database', \
-                          current_database(), 'user', current_user, 'search_path', current_setting('search_path'))";
+                          current_database(), 'user', current_user, 'search_path', current_setting('search_path'), \
+                          'tls', (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()))";
 
 fn where_am_i(conn: &mut DbConnection) -> diesel::QueryResult<String> {
     #[derive(diesel::QueryableByName)]
