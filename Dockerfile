@@ -6,6 +6,8 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# The build settings (how the bundled SQLite is compiled).
+COPY .cargo ./.cargo
 COPY src ./src
 COPY migrations ./migrations
 # postgres-tls: TLS to PostgreSQL through a bundled OpenSSL (the rust image has the perl and make it needs).

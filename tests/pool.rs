@@ -1,6 +1,7 @@
 //! The connection pool (`src/db/pool.rs`): a connection the server dropped is replaced before work uses it, a
 //! connection whose work failed is tested before its next use, waiting work is served in arrival order, and a
-//! busy pool answers 503 `database_unavailable` after its timeout, naming why.
+//! busy pool answers 503 `database_unavailable` after its timeout, naming why; trial reads are pipelined on
+//! PostgreSQL, and the bundled SQLite plans each statement once.
 
 mod common;
 
@@ -228,4 +229,25 @@ async fn trial_reads_on_postgres_are_pipelined_and_survive_a_lost_connection() {
     assert!(second.iter().all(|(pid, _)| first.iter().all(|(old, _)| old != pid)), "{first:?} then {second:?}");
     let missing = format!("/api/v1/trial/{}", uuid::Uuid::new_v4());
     app.get(&missing).await.expect_error(axum::http::StatusCode::NOT_FOUND, "trial_not_found", None);
+}
+
+/// The bundled SQLite keeps its plans whatever values are bound (`.cargo/config.toml` builds it so): without that,
+/// each execution of a query whose LIMIT is bound, every list page, compiles its SQL again.
+#[tokio::test]
+async fn the_bundled_sqlite_plans_each_statement_once() {
+    #[derive(diesel::QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+    let database = TestDatabase::sqlite();
+    let db = Db::connect(database.url.clone(), PoolOptions::default()).unwrap();
+    let options = db
+        .run(|conn| {
+            Ok(diesel::sql_query("SELECT compile_options FROM pragma_compile_options").load::<CompileOption>(conn)?)
+        })
+        .await
+        .unwrap();
+    let options: Vec<String> = options.into_iter().map(|option| option.compile_options).collect();
+    assert!(options.iter().any(|option| option == "ENABLE_QPSG"), "{options:?}");
 }

@@ -361,3 +361,34 @@ async fn trials_inserted_in_bulk_read_back_whole() {
         assert_eq!(page.as_array().unwrap().len(), 601, "{}", app.backend());
     }
 }
+
+/// A page reads the timestamps diesel writes by hand on SQLite (`src/db/stored_time.rs`), and any other text that
+/// diesel reads, as diesel does: written by another tool, or by hand, a timestamp reads the same.
+#[tokio::test]
+async fn list_pages_read_timestamps_in_every_format_diesel_reads() {
+    for app in TestApp::all() {
+        let experiment = app.experiment_id().await;
+        let trial = app.post("/api/v1/trial", &json!({"experiment": experiment})).await.json();
+        let listed = app.get("/api/v1/trial").await.json();
+        assert_eq!(listed[0]["created_at"], trial["created_at"], "{}: as written", app.backend());
+        let id = trial["id"].as_str().unwrap().to_owned();
+        for (stored, shown) in [
+            ("2026-11-04 02:06:22.5", "2026-11-04T02:06:22.500Z"),
+            ("2026-11-04 02:06:22", "2026-11-04T02:06:22Z"),
+            ("2026-11-04T02:06:22.123456", "2026-11-04T02:06:22.123456Z"),
+            ("2026-11-04 02:06", "2026-11-04T02:06:00Z"),
+        ] {
+            let sql = format!("UPDATE trials SET executed_at = '{stored}', completed_at = NULL WHERE id = '{id}'");
+            app.db
+                .run(move |conn| {
+                    use diesel::RunQueryDsl;
+                    Ok(diesel::sql_query(sql).execute(conn)?)
+                })
+                .await
+                .unwrap();
+            let listed = app.get("/api/v1/trial").await.json();
+            assert_eq!(listed[0]["executed_at"], shown, "{}: {stored}", app.backend());
+            assert_eq!(listed[0]["completed_at"], serde_json::Value::Null);
+        }
+    }
+}

@@ -19,6 +19,7 @@ mod pool;
 pub mod safety;
 pub mod schedules;
 mod schema;
+mod stored_time;
 pub mod sweeps;
 pub mod tokens;
 pub mod trials;

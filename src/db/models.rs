@@ -7,6 +7,7 @@ use super::schema::{
     api_tokens, audit_log, blackouts, emergency_stops, experiments, gatling_reports, misarch_runs, misarch_versions,
     schedules, sweeps, trials, webhook_deliveries,
 };
+use super::stored_time::{MaybeStoredTime, StoredTime};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = experiments)]
@@ -42,6 +43,7 @@ pub struct ExperimentRow {
 #[diesel(table_name = experiments)]
 pub struct ExperimentViewRow {
     pub id: String,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
     pub api_view: Option<String>,
 }
@@ -128,9 +130,13 @@ pub struct TrialSummaryRow {
     pub schedule_id: Option<String>,
     pub experiment_revision: i64,
     pub status: String,
+    #[diesel(deserialize_as = StoredTime)]
     pub scheduled_for: NaiveDateTime,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = MaybeStoredTime)]
     pub executed_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = MaybeStoredTime)]
     pub completed_at: Option<NaiveDateTime>,
     pub initiated_by: String,
     pub initiated_from: String,
@@ -240,6 +246,7 @@ pub struct TokenRow {
 #[diesel(table_name = audit_log)]
 pub struct AuditRow {
     pub id: String,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
     pub actor: String,
     pub action: String,
