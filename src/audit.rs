@@ -58,6 +58,7 @@ impl Outcome {
 pub struct AuditEntry {
     pub id: Uuid,
     /// When eris answered.
+    #[serde(serialize_with = "time::rfc3339")]
     pub at: DateTime<Utc>,
     /// Who asked: `token:<name>`, `jwt:<user>`, `anonymous` (no authentication), or `cli:<user>` (`eris token`).
     pub actor: String,

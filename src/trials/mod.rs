@@ -614,9 +614,14 @@ pub struct TrialSummary {
     pub schedule_id: Option<Uuid>,
     pub experiment_revision: i64,
     pub status: TrialStatus,
+    // Written by hand (`time::rfc3339`, what chrono writes), as pages hold a hundred of them.
+    #[serde(serialize_with = "time::rfc3339")]
     pub scheduled_for: DateTime<Utc>,
+    #[serde(serialize_with = "time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::rfc3339_option")]
     pub executed_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time::rfc3339_option")]
     pub completed_at: Option<DateTime<Utc>>,
     pub initiated_by: String,
     pub initiated_from: String,
