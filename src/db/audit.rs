@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::page::{Cursor, Page, PageRequest, keyset};
+use super::page::{Page, PageRequest, keyset_page};
 use super::schema::audit_log;
 use super::{AuditRow, DbConnection};
 use crate::error::Result;
@@ -45,6 +45,5 @@ pub fn list(conn: &mut DbConnection, filter: &AuditFilter, page: &PageRequest) -
     if let Some(to) = filter.to {
         query = query.filter(audit_log::created_at.lt(to));
     }
-    let rows = keyset!(query, audit_log, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &AuditRow| Cursor { created_at: row.created_at, id: row.id.clone() }))
+    Ok(keyset_page!(query, audit_log, page, conn, AuditRow))
 }

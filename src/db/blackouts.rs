@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::page::{Cursor, Page, PageRequest, keyset};
+use super::page::{Page, PageRequest, keyset_page};
 use super::schema::blackouts;
 use super::{BlackoutRow, DbConnection};
 use crate::error::Result;
@@ -20,8 +20,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<BlackoutRow>> {
 /// Blackouts oldest first.
 pub fn list(conn: &mut DbConnection, page: &PageRequest) -> Result<Page<BlackoutRow>> {
     let query = blackouts::table.select(BlackoutRow::as_select()).into_boxed();
-    let rows = keyset!(query, blackouts, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &BlackoutRow| Cursor { created_at: row.created_at, id: row.id.clone() }))
+    Ok(keyset_page!(query, blackouts, page, conn, BlackoutRow))
 }
 
 /// The recurring blackouts and the one-off ones not over at `now`, oldest first.

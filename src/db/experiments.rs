@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::connection::MultiBackend;
-use super::page::{Cursor, Page, PageRequest, keyset};
+use super::page::{Page, PageRequest, keyset_page};
 use super::schema::{experiments, misarch_versions, schedules, trials};
 use super::{DbConnection, ExperimentRow, ExperimentViewRow};
 use crate::error::Result;
@@ -30,11 +30,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<ExperimentRow>> 
 /// Experiments that are not archived, oldest first.
 pub fn list(conn: &mut DbConnection, filter: &ExperimentFilter, page: &PageRequest) -> Result<Page<ExperimentRow>> {
     let query = filtered(experiments::table.select(ExperimentRow::as_select()).into_boxed(), filter);
-    let rows = keyset!(query, experiments, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &ExperimentRow| Cursor {
-        created_at: row.created_at,
-        id: row.id.clone(),
-    }))
+    Ok(keyset_page!(query, experiments, page, conn, ExperimentRow))
 }
 
 /// [`list`], with only the kept views: a page of `GET /experiment` reads no definition column of a row whose view
@@ -45,11 +41,7 @@ pub fn list_views(
     page: &PageRequest,
 ) -> Result<Page<ExperimentViewRow>> {
     let query = filtered(experiments::table.select(ExperimentViewRow::as_select()).into_boxed(), filter);
-    let rows = keyset!(query, experiments, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &ExperimentViewRow| Cursor {
-        created_at: row.created_at,
-        id: row.id.clone(),
-    }))
+    Ok(keyset_page!(query, experiments, page, conn, ExperimentViewRow))
 }
 
 /// The filters of `GET /experiment` on a query of experiments, whatever it selects: active ones only.

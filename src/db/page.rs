@@ -74,6 +74,19 @@ macro_rules! keyset {
 }
 pub(crate) use keyset;
 
+/// A page of `$row`s of a boxed query over `$table` ([`keyset`]), its next cursor the last row's key: the one
+/// body of every list query.
+macro_rules! keyset_page {
+    ($query:expr, $table:ident, $page:expr, $conn:expr, $row:ty) => {{
+        let rows: Vec<$row> = $crate::db::page::keyset!($query, $table, $page).load($conn)?;
+        $crate::db::page::Page::from_rows(rows, $page.limit, |row: &$row| $crate::db::page::Cursor {
+            created_at: row.created_at,
+            id: row.id.clone(),
+        })
+    }};
+}
+pub(crate) use keyset_page;
+
 #[cfg(test)]
 mod tests {
     use super::*;

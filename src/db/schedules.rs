@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::page::{Cursor, Page, PageRequest, keyset};
+use super::page::{Page, PageRequest, keyset_page};
 use super::schema::schedules;
 use super::{DbConnection, ScheduleRow};
 use crate::error::Result;
@@ -28,8 +28,7 @@ pub fn list(conn: &mut DbConnection, experiment_id: &str, page: &PageRequest) ->
         .select(ScheduleRow::as_select())
         .filter(schedules::experiment_id.eq(experiment_id))
         .into_boxed();
-    let rows = keyset!(query, schedules, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &ScheduleRow| Cursor { created_at: row.created_at, id: row.id.clone() }))
+    Ok(keyset_page!(query, schedules, page, conn, ScheduleRow))
 }
 
 /// Stores `row` if nobody changed the schedule since it was read (its `updated_at` is still `read_at`); returns

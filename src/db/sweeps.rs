@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::page::{Cursor, Page, PageRequest, keyset};
+use super::page::{Page, PageRequest, keyset_page};
 use super::schema::sweeps;
 use super::{DbConnection, SweepRow};
 use crate::error::Result;
@@ -23,8 +23,7 @@ pub fn list(conn: &mut DbConnection, experiment_id: Option<&str>, page: &PageReq
     if let Some(experiment_id) = experiment_id {
         query = query.filter(sweeps::experiment_id.eq(experiment_id.to_owned()));
     }
-    let rows = keyset!(query, sweeps, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &SweepRow| Cursor { created_at: row.created_at, id: row.id.clone() }))
+    Ok(keyset_page!(query, sweeps, page, conn, SweepRow))
 }
 
 /// Marks a sweep stopped, unless it already is; returns whether it did.

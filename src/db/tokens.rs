@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::page::{Cursor, Page, PageRequest, keyset};
+use super::page::{Page, PageRequest, keyset_page};
 use super::schema::api_tokens;
 use super::{DbConnection, TokenRow};
 use crate::error::Result;
@@ -32,8 +32,7 @@ pub fn find_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<TokenR
 
 pub fn list(conn: &mut DbConnection, page: &PageRequest) -> Result<Page<TokenRow>> {
     let query = api_tokens::table.select(TokenRow::as_select()).into_boxed();
-    let rows = keyset!(query, api_tokens, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &TokenRow| Cursor { created_at: row.created_at, id: row.id.clone() }))
+    Ok(keyset_page!(query, api_tokens, page, conn, TokenRow))
 }
 
 /// Revokes the token unless it already is; returns whether this call revoked it.

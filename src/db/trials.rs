@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::connection::MultiBackend;
-use super::page::{Cursor, Page, PageRequest, keyset};
+use super::page::{Page, PageRequest, keyset_page};
 use super::schema::trials;
 use super::{DbConnection, TrialBrief, TrialRow, TrialSummaryRow};
 use crate::error::Result;
@@ -76,8 +76,7 @@ pub fn store_api_view(conn: &mut DbConnection, id: &str, view: &str, current: &s
 /// Trials in the order they were queued, oldest first.
 pub fn list(conn: &mut DbConnection, filter: &TrialFilter, page: &PageRequest) -> Result<Page<TrialRow>> {
     let query = filtered(trials::table.select(TrialRow::as_select()).into_boxed(), filter);
-    let rows = keyset!(query, trials, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &TrialRow| Cursor { created_at: row.created_at, id: row.id.clone() }))
+    Ok(keyset_page!(query, trials, page, conn, TrialRow))
 }
 
 /// [`list`], with what a list shows of each trial.
@@ -87,11 +86,7 @@ pub fn list_summaries(
     page: &PageRequest,
 ) -> Result<Page<TrialSummaryRow>> {
     let query = filtered(trials::table.select(TrialSummaryRow::as_select()).into_boxed(), filter);
-    let rows = keyset!(query, trials, page).load(conn)?;
-    Ok(Page::from_rows(rows, page.limit, |row: &TrialSummaryRow| Cursor {
-        created_at: row.created_at,
-        id: row.id.clone(),
-    }))
+    Ok(keyset_page!(query, trials, page, conn, TrialSummaryRow))
 }
 
 /// The filters of `GET /trial` on a query of trials, whatever it selects.
