@@ -116,22 +116,20 @@ pub(super) fn settings(url: &str, libpq_has_tls: bool) -> Result<Settings, Unmap
         }
         "verify-ca" | "verify-full" => {
             config.ssl_mode(SslMode::Require);
-            let system = root.as_deref() == Some("system");
-            if system && mode != "verify-full" {
-                return Err(Unmapped::SystemRootsNeedVerifyFull);
-            }
-            let roots = match root {
-                Some(_) if system => None,
-                Some(root) => Some(root_certificates(&PathBuf::from(root))?),
+            let named = mode == "verify-full";
+            let roots = match root.as_deref() {
+                Some("system") if named => None,
+                Some("system") => return Err(Unmapped::SystemRootsNeedVerifyFull),
+                Some(path) => Some(root_certificates(&PathBuf::from(path))?),
                 None => {
                     let path = default_root_file()?.ok_or_else(|| Unmapped::NoRootCertificates(mode.clone()))?;
                     Some(root_certificates(&path)?)
                 }
             };
-            match (roots, mode == "verify-full") {
-                (None, _) => Check::SystemRoots,
-                (Some(roots), true) => Check::SignedByAndNamed(roots),
-                (Some(roots), false) => Check::SignedBy(roots),
+            match roots {
+                None => Check::SystemRoots,
+                Some(roots) if named => Check::SignedByAndNamed(roots),
+                Some(roots) => Check::SignedBy(roots),
             }
         }
         _ => return Err(Unmapped::Mode(mode)),
